@@ -1,0 +1,195 @@
+/**
+ * buildApp(config) wires one node: store and pub/sub (memory or Redis), fan-out,
+ * liveness (sweeper, lease, connections), Apollo over Express and graphql-ws on one
+ * HTTP server. `start()` listens; `stop()` drains HTTP and sockets, then closes Redis.
+ */
+import 'reflect-metadata';
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import { Clock, systemClock } from './clock';
+import { Config } from './config';
+import { Context, buildContext } from './context';
+import { PUBLIC_CODES } from './errors';
+import { limitRules } from './graphql/limits';
+import { ConnectionRegistry } from './liveness/connections';
+import { Sweeper } from './liveness/sweeper';
+import { createLogger } from './logger';
+import { Metrics, createMetrics } from './metrics';
+import { PresenceService } from './presence/presence.service';
+import { PresenceStore } from './presence/presence.store';
+import { MemoryPresenceStore } from './presence/store/memory';
+import { createMutationLimiter } from './ratelimit';
+import { Fanout } from './realtime/fanout';
+import { MemoryPubSub, PresencePubSub } from './realtime/pubsub';
+import { attachWebSocketServer } from './realtime/ws.server';
+import { buildPresenceSchema } from './schema';
+import { RedisBackend, createRedisBackend } from './redis/backend';
+import { mountGraphiql, landingPageHtml } from './http/graphiql';
+
+export interface App {
+  readonly httpServer: http.Server;
+  readonly config: Config;
+  readonly store: PresenceStore;
+  readonly pubsub: PresencePubSub;
+  readonly fanout: Fanout;
+  readonly registry: ConnectionRegistry;
+  readonly sweeper: Sweeper;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly redis: RedisBackend | null;
+  /** The port actually bound (useful with PORT=0 in tests). */
+  port(): number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+  nodeId?: string;
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config);
+  const metrics = createMetrics();
+  if (config.usingDevSecret) logger.warn('PRESENCE_JWT_SECRET is not set: using the development secret (refused when NODE_ENV=production)');
+
+  let store: PresenceStore;
+  let pubsub: PresencePubSub;
+  let redis: RedisBackend | null = null;
+  if (config.redisUrl) {
+    redis = await createRedisBackend(config, clock, logger, metrics);
+    store = redis.store;
+    pubsub = redis.pubsub;
+  } else {
+    const memoryPubSub = new MemoryPubSub();
+    store = new MemoryPresenceStore(memoryPubSub, clock);
+    pubsub = memoryPubSub;
+  }
+  store.events.on('published', () => metrics.eventsPublished.inc());
+
+  const limiter = createMutationLimiter(config.rateLimitPerMinute, redis?.client ?? null, config.redisKeyPrefix);
+  const service = new PresenceService(store, config, limiter, clock);
+  const fanout = new Fanout(store, pubsub, clock);
+  fanout.events.on('delivered', (n: number) => metrics.eventsDelivered.inc(n));
+  const registry = new ConnectionRegistry(store, config, options.nodeId);
+  const sweeper = new Sweeper(store, clock);
+  sweeper.events.on('expired', (lateMs: number) => metrics.expiryLateness.observe(Math.max(0, lateMs) / 1000));
+  redis?.attachLiveness({ registry, sweeper, fanout });
+
+  const schema = await buildPresenceSchema(pubsub);
+  const development = config.nodeEnv === 'development';
+  const httpServer = http.createServer();
+  const apollo = new ApolloServer<Context>({
+    schema,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: development,
+    introspection: true,
+    validationRules: limitRules,
+    // Authorization is a non-simple header, so a request carrying it is preflighted by browsers.
+    csrfPrevention: { requestHeaders: ['authorization', 'x-apollo-operation-name', 'apollo-require-preflight'] },
+    formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+      const code = formatted.extensions?.code;
+      if (typeof code === 'string' && PUBLIC_CODES.has(code)) return formatted;
+      logger.error({ err: error }, 'operation failed');
+      return {
+        message: 'Internal server error',
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', ...(development && formatted.extensions?.stacktrace ? { stacktrace: formatted.extensions.stacktrace } : {}) },
+      };
+    },
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled()],
+  });
+
+  const web = express();
+  web.disable('x-powered-by');
+  web.use((req, res, next) => {
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id']) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    (req as express.Request & { log?: Logger }).log = logger.child({ requestId });
+    next();
+  });
+  web.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  web.get('/readyz', (_req, res) => {
+    const ready = store.isReady();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', backend: store.backend });
+  });
+  web.get('/metrics', async (_req, res) => {
+    metrics.subscriptions.set(fanout.followerCount());
+    metrics.channels.set(pubsub.channelCount());
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  mountGraphiql(web, { development: config.nodeEnv !== 'production' });
+  if (config.nodeEnv !== 'production') {
+    web.get('/', (_req, res) => {
+      res.type('html').send(landingPageHtml());
+    });
+  }
+
+  let disposeWs: (() => Promise<void>) | null = null;
+  let started = false;
+
+  const app: App = {
+    httpServer,
+    config,
+    store,
+    pubsub,
+    fanout,
+    registry,
+    sweeper,
+    metrics,
+    logger,
+    redis,
+    port() {
+      const address = httpServer.address();
+      return typeof address === 'object' && address ? address.port : config.port;
+    },
+    async start() {
+      await apollo.start();
+      web.use(
+        '/graphql',
+        express.json({ limit: '1mb' }),
+        expressMiddleware(apollo, {
+          context: async ({ req }) => buildContext(service, config.jwtSecret, req.headers.authorization),
+        }),
+      );
+      httpServer.on('request', web);
+      disposeWs = attachWebSocketServer({ httpServer, schema, config, service, fanout, registry, metrics, logger });
+      sweeper.start();
+      await redis?.start();
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      started = true;
+      logger.info({ port: app.port(), backend: store.backend, nodeId: registry.nodeId }, 'presence service listening');
+    },
+    async stop() {
+      // Sockets first, so their devices take the grace path while Redis is still there.
+      if (disposeWs) await disposeWs();
+      disposeWs = null;
+      if (started) await apollo.stop();
+      else if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      started = false;
+      await sweeper.stop();
+      await redis?.stop();
+      await pubsub.close();
+      await store.close();
+    },
+  };
+  return app;
+}

@@ -1,0 +1,45 @@
+/**
+ * Per-request (HTTP) or per-operation (graphql-ws) context: who is asking and that
+ * request's own DataLoader, never shared between users or requests.
+ */
+import DataLoader from 'dataloader';
+import { Viewer, extractToken, verifyToken } from './auth/token';
+import { UnauthenticatedError } from './errors';
+import { PresenceView } from './presence/presence.model';
+import { PresenceService } from './presence/presence.service';
+import type { Fanout } from './realtime/fanout';
+
+export interface Context {
+  /** Null when no valid token came; `viewerOrThrow` turns that into UNAUTHENTICATED. */
+  viewer: Viewer | null;
+  authError: UnauthenticatedError | null;
+  presenceLoader: DataLoader<string, PresenceView> | null;
+  service: PresenceService;
+  /** The node's fan-out, for subscriptions. */
+  fanout?: Fanout;
+}
+
+/** Builds a context from a raw Authorization value (header or connectionParams). */
+export async function buildContext(service: PresenceService, secret: string, authorization: unknown): Promise<Context> {
+  const token = extractToken(authorization);
+  let viewer: Viewer | null = null;
+  let authError: UnauthenticatedError | null = null;
+  try {
+    viewer = await verifyToken(token, secret);
+  } catch (error) {
+    authError = error instanceof UnauthenticatedError ? error : new UnauthenticatedError();
+  }
+  return contextFor(service, viewer, authError);
+}
+
+export function contextFor(service: PresenceService, viewer: Viewer | null, authError: UnauthenticatedError | null = null): Context {
+  const presenceLoader = viewer
+    ? new DataLoader<string, PresenceView>(async (ids) => (await service.views(viewer, ids)).map((s) => s.view))
+    : null;
+  return { viewer, authError, presenceLoader, service };
+}
+
+export function viewerOrThrow(ctx: Context): Viewer {
+  if (!ctx.viewer) throw ctx.authError ?? new UnauthenticatedError();
+  return ctx.viewer;
+}

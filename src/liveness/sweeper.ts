@@ -1,0 +1,90 @@
+/**
+ * The expiry guarantee: every node walks the due buckets a few times a second and runs
+ * the `expire` transition for each device whose deadline has passed. The transition is
+ * atomic per user, so when several nodes (or a keyspace notification) race on one device,
+ * exactly one of them removes it and publishes the event.
+ */
+import { EventEmitter } from 'node:events';
+import { Clock } from '../clock';
+import { DueEntry, PresenceStore } from '../presence/presence.store';
+
+export interface SweeperOptions {
+  intervalMs: number;
+  batch: number;
+}
+
+export class Sweeper {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private pausedUntil = 0;
+  /** Emits 'expired' (lateness ms) for metrics and 'error' is never emitted: failures are retried. */
+  readonly events = new EventEmitter();
+
+  constructor(
+    private readonly store: PresenceStore,
+    private readonly clock: Clock,
+    private readonly options: SweeperOptions = { intervalMs: 200, batch: 200 },
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.sweepOnce().then(() => undefined).finally(() => (this.running = null));
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** After a store outage, wait before expiring anything: sockets first re-assert their devices. */
+  pauseFor(ms: number): void {
+    this.pausedUntil = this.clock.now() + ms;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass over every bucket. Returns the number of devices removed. */
+  async sweepOnce(): Promise<number> {
+    if (this.clock.now() < this.pausedUntil || !this.store.isReady()) return 0;
+    let removed = 0;
+    for (let bucket = 0; bucket < this.store.dueBuckets; bucket++) {
+      let entries: DueEntry[];
+      try {
+        entries = await this.store.dueEntries(bucket, this.clock.now(), this.options.batch);
+      } catch {
+        return removed; // the store is away; the next tick retries
+      }
+      for (const entry of entries) {
+        if (await this.expire(entry)) removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** The fast path: a keyspace notification said a device's TTL key expired. */
+  async expireDevice(userId: string, deviceId: string): Promise<void> {
+    try {
+      const result = await this.store.apply(userId, { kind: 'expire', deviceId });
+      if (result.removedDevices.includes(deviceId)) this.events.emit('expired', 0);
+    } catch {
+      // The sweeper will find the due entry.
+    }
+  }
+
+  /** Runs the expire transition for one entry and moves or drops its index entry. */
+  async expire(entry: DueEntry): Promise<boolean> {
+    try {
+      const result = await this.store.apply(entry.userId, { kind: 'expire', deviceId: entry.deviceId });
+      const removed = result.removedDevices.includes(entry.deviceId);
+      if (removed) this.events.emit('expired', this.clock.now() - entry.deadline);
+      // Kept by a socket (null) or a later deadline: re-index there; gone: drop the entry.
+      const keptUntil = result.keptUntil;
+      await this.store.rescheduleDue(entry, keptUntil === undefined || keptUntil === null ? null : keptUntil);
+      return removed;
+    } catch {
+      return false; // retried on the next pass
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/** GraphQL object types and enums of the presence contract. */
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ActivityData, DeviceView, PresenceChangeReason as Reason, PresenceStatus as Status, PresenceView, ViewEvent } from './presence.model';
+
+export enum PresenceStatus {
+  ONLINE = 'ONLINE',
+  AWAY = 'AWAY',
+  BUSY = 'BUSY',
+  INVISIBLE = 'INVISIBLE',
+  OFFLINE = 'OFFLINE',
+}
+export enum StatusPreference {
+  ONLINE = 'ONLINE',
+  AWAY = 'AWAY',
+  BUSY = 'BUSY',
+  INVISIBLE = 'INVISIBLE',
+}
+export enum DeviceType {
+  WEB = 'WEB',
+  MOBILE = 'MOBILE',
+  DESKTOP = 'DESKTOP',
+}
+export enum ActivityType {
+  PLAYING = 'PLAYING',
+  STREAMING = 'STREAMING',
+  LISTENING = 'LISTENING',
+  WATCHING = 'WATCHING',
+  CUSTOM = 'CUSTOM',
+}
+export enum PresenceChangeReason {
+  INITIAL = 'INITIAL',
+  CONNECTED = 'CONNECTED',
+  DISCONNECTED = 'DISCONNECTED',
+  EXPIRED = 'EXPIRED',
+  STATUS_CHANGED = 'STATUS_CHANGED',
+  PROFILE_CHANGED = 'PROFILE_CHANGED',
+  DEVICES_CHANGED = 'DEVICES_CHANGED',
+  CONTACT_ADDED = 'CONTACT_ADDED',
+  CONTACT_REMOVED = 'CONTACT_REMOVED',
+}
+
+registerEnumType(PresenceStatus, { name: 'PresenceStatus', description: "What a viewer sees of a user's availability." });
+registerEnumType(StatusPreference, { name: 'StatusPreference', description: 'What a user can choose. ONLINE means: derive it from my devices.' });
+registerEnumType(DeviceType, { name: 'DeviceType' });
+registerEnumType(ActivityType, { name: 'ActivityType' });
+registerEnumType(PresenceChangeReason, {
+  name: 'PresenceChangeReason',
+  description: 'Why a PresenceEvent was sent, as the receiving viewer is allowed to know it.',
+});
+
+const date = (ms: number): Date => new Date(ms);
+const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+@ObjectType()
+export class Activity {
+  @Field(() => ActivityType) type!: ActivityType;
+  @Field() name!: string;
+  @Field(() => String, { nullable: true }) url!: string | null;
+  @Field(() => Date) startedAt!: Date;
+
+  static from(a: ActivityData): Activity {
+    return Object.assign(new Activity(), { type: a.type as ActivityType, name: a.name, url: a.url, startedAt: date(a.startedAt) });
+  }
+}
+
+@ObjectType()
+export class Device {
+  @Field(() => ID, { description: 'Opaque per-device id chosen by the client (for example a UUID stored on the device).' }) id!: string;
+  @Field(() => DeviceType) type!: DeviceType;
+  @Field(() => PresenceStatus, { description: 'ONLINE, or AWAY when the device reported itself idle.' }) status!: PresenceStatus;
+  @Field(() => Date) connectedAt!: Date;
+  @Field(() => Date) lastSeenAt!: Date;
+
+  static from(d: DeviceView): Device {
+    return Object.assign(new Device(), {
+      id: d.id,
+      type: d.type as DeviceType,
+      status: d.status as PresenceStatus,
+      connectedAt: date(d.connectedAt),
+      lastSeenAt: date(d.lastSeenAt),
+    });
+  }
+}
+
+@ObjectType()
+export class Presence {
+  @Field(() => ID) userId!: string;
+  @Field(() => PresenceStatus) status!: PresenceStatus;
+  @Field(() => String, { nullable: true }) customStatus!: string | null;
+  @Field(() => Activity, { nullable: true }) activity!: Activity | null;
+  @Field(() => [Device], { description: 'Live devices. Empty when the viewer sees the user as OFFLINE.' }) devices!: Device[];
+  @Field(() => Date, { nullable: true, description: 'When this viewer last saw the user online; null if never.' }) lastSeenAt!: Date | null;
+  @Field(() => Date, { nullable: true, description: 'When the current visible status began; null if unknown.' }) since!: Date | null;
+  @Field(() => Int, { description: 'Monotonic per user and view. A client drops any event whose version is not greater than the last one it applied.' })
+  version!: number;
+
+  static from(v: PresenceView): Presence {
+    return Object.assign(new Presence(), {
+      userId: v.userId,
+      status: v.status as PresenceStatus,
+      customStatus: v.customStatus,
+      activity: v.activity ? Activity.from(v.activity) : null,
+      devices: v.devices.map(Device.from),
+      lastSeenAt: maybeDate(v.lastSeenAt),
+      since: maybeDate(v.since),
+      version: v.version,
+    });
+  }
+}
+
+@ObjectType()
+export class PresenceEvent {
+  @Field(() => Presence) presence!: Presence;
+  @Field(() => PresenceStatus) previousStatus!: PresenceStatus;
+  @Field(() => PresenceChangeReason) reason!: PresenceChangeReason;
+  @Field(() => Date) at!: Date;
+
+  static from(e: ViewEvent, at: number): PresenceEvent {
+    return Object.assign(new PresenceEvent(), {
+      presence: Presence.from(e.view),
+      previousStatus: e.previousStatus as Status as PresenceStatus,
+      reason: e.reason as Reason as PresenceChangeReason,
+      at: date(at),
+    });
+  }
+}
+
+@ObjectType()
+export class HeartbeatResult {
+  @Field(() => Presence) presence!: Presence;
+  @Field(() => Int, { description: 'Seconds until this device is considered gone if no heartbeat arrives.' }) ttlSeconds!: number;
+  @Field(() => Int, { description: 'When the client should send the next heartbeat.' }) nextHeartbeatInSeconds!: number;
+}
+
+@ObjectType()
+export class OnlineUsersPage {
+  @Field(() => [ID]) userIds!: string[];
+  @Field(() => String, { nullable: true, description: 'Pass back as `after` for the next page; null when done.' }) cursor!: string | null;
+}

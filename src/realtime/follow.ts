@@ -1,0 +1,31 @@
+/** The presenceChanged subscribe function: validates, starts a Follower, adapts it to an AsyncIterable. */
+import { Context, viewerOrThrow } from '../context';
+import { PresenceEvent } from '../presence/presence.type';
+import { Fanout, Follower } from './fanout';
+
+export interface FollowArgs {
+  userIds?: string[] | null;
+  initial: boolean;
+}
+
+/** Starts following for the context's viewer; resolves once the snapshot is queued. */
+export async function followPresence(ctx: Context & { fanout?: Fanout }, args: FollowArgs): Promise<AsyncIterable<PresenceEvent>> {
+  const viewer = viewerOrThrow(ctx);
+  if (!ctx.fanout) throw new Error('presenceChanged needs a fan-out in the context');
+  const userIds = args.userIds ?? null;
+  if (userIds !== null) ctx.service.checkUserIds(userIds);
+  const follower = new Follower(ctx.fanout, { viewerId: viewer.userId, userIds, initial: args.initial });
+  await follower.start();
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        const r = await follower.next();
+        return r.done ? { value: undefined, done: true } : { value: PresenceEvent.from(r.value.event, r.value.at), done: false };
+      },
+      return: async () => {
+        await follower.close();
+        return { value: undefined, done: true };
+      },
+    }),
+  };
+}

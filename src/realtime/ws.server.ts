@@ -1,0 +1,181 @@
+/**
+ * graphql-ws on the HTTP server's `/graphql` path. Order per socket: upgrade (Origin
+ * check) → connection_init (token check, else 4403; optional device goes online) →
+ * operations (each with its own context) → close (the device gets its grace period).
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GraphQLError, GraphQLSchema, parse, specifiedRules, validate, getOperationAST, ExecutionResult } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { Viewer, extractToken, verifyToken } from '../auth/token';
+import { Config } from '../config';
+import { contextFor } from '../context';
+import { PUBLIC_CODES } from '../errors';
+import { limitRules } from '../graphql/limits';
+import { ConnectionRegistry, LiveConnection } from '../liveness/connections';
+import { Metrics } from '../metrics';
+import { PresenceService } from '../presence/presence.service';
+import { DeviceType } from '../presence/presence.type';
+import { isValidId } from '../presence/presence.validation';
+import { Fanout } from './fanout';
+
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
+const KEEP_ALIVE_MS = 12_000;
+
+interface SocketState {
+  viewer: Viewer;
+  connection: LiveConnection | null;
+}
+
+export interface WsDeps {
+  httpServer: Server;
+  schema: GraphQLSchema;
+  config: Config;
+  service: PresenceService;
+  fanout: Fanout;
+  registry: ConnectionRegistry;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Whether a browser Origin may open a socket (no Origin: a non-browser client, always allowed). */
+export function originAllowed(config: Config, origin: string | undefined, host: string | undefined): boolean {
+  if (!origin) return true;
+  if (config.allowedOrigins) return config.allowedOrigins.includes(origin);
+  if (config.nodeEnv !== 'production') return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function parseDevice(raw: unknown): { id: string; type: DeviceType; idle: boolean } | null | 'invalid' {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object') return 'invalid';
+  const { id, type, idle } = raw as Record<string, unknown>;
+  if (typeof id !== 'string' || !isValidId(id)) return 'invalid';
+  const deviceType = type === undefined ? DeviceType.WEB : type;
+  if (typeof deviceType !== 'string' || !(deviceType in DeviceType)) return 'invalid';
+  return { id, type: deviceType as DeviceType, idle: idle === true };
+}
+
+function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
+  if (!result.errors) return result;
+  const errors = result.errors.map((e) => {
+    const code = e.extensions?.code;
+    if (typeof code === 'string' && PUBLIC_CODES.has(code)) return e;
+    logger.error({ err: e.originalError ?? e, path: e.path }, 'operation failed');
+    return new GraphQLError('Internal server error', { path: e.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  });
+  return { ...result, errors };
+}
+
+/** Attaches graphql-ws; returns a function that closes every socket and stops accepting. */
+export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
+  const { config, service, fanout, registry, metrics, logger, schema } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  const sockets = new WeakMap<WebSocket, SocketState>();
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (!originAllowed(config, req.headers.origin, req.headers.host)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  deps.httpServer.on('upgrade', onUpgrade);
+  wss.on('connection', (ws) => {
+    metrics.connections.inc();
+    ws.once('close', () => metrics.connections.dec());
+  });
+
+  const disposable = useServer(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        let viewer: Viewer;
+        try {
+          viewer = await verifyToken(extractToken(params.authorization ?? params.Authorization), config.jwtSecret);
+        } catch {
+          return false; // 4403 Forbidden
+        }
+        const device = parseDevice(params.device);
+        if (device === 'invalid') {
+          ctx.extra.socket.close(CloseCode.BadRequest, 'connectionParams.device must be { id: 1-128 of A-Z a-z 0-9 . _ : @ -, type: WEB|MOBILE|DESKTOP }');
+          return false;
+        }
+        const connection = device ? await registry.open(viewer.userId, device) : null;
+        sockets.set(ctx.extra.socket, { viewer, connection });
+        return true;
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const state = sockets.get(ctx.extra.socket);
+        if (!state) return [new GraphQLError('Not connected', { extensions: { code: 'UNAUTHENTICATED' } })];
+        const active = Object.values(ctx.subscriptions).filter(Boolean).length;
+        if (active >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`, { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [new GraphQLError(error instanceof Error ? error.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...limitRules]);
+        if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        if (!getOperationAST(document, payload.operationName)) {
+          return [new GraphQLError('Unknown operation', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        return {
+          schema,
+          document,
+          variableValues: payload.variables,
+          operationName: payload.operationName,
+          contextValue: { ...contextFor(service, state.viewer), fanout },
+        };
+      },
+      onOperation: (_ctx, _id, _payload, _args, result) => {
+        if (Symbol.asyncIterator in Object(result)) {
+          metrics.subscriptions.inc();
+          return result;
+        }
+        return maskErrors(result as ExecutionResult, logger);
+      },
+      onNext: (_ctx, _id, _args, result) => maskErrors(result as ExecutionResult, logger),
+      onComplete: (_ctx, _id, _payload) => {
+        metrics.subscriptions.set(fanout.followerCount());
+      },
+      onClose: async (ctx) => {
+        metrics.subscriptions.set(fanout.followerCount());
+        const state = sockets.get(ctx.extra.socket);
+        if (state?.connection) {
+          try {
+            await registry.close(state.connection);
+          } catch (error) {
+            logger.error({ err: error }, 'could not record a socket close; the node lease reaper will');
+          }
+        }
+      },
+    },
+    wss,
+    KEEP_ALIVE_MS,
+  );
+
+  return async () => {
+    deps.httpServer.off('upgrade', onUpgrade);
+    for (const client of wss.clients) client.close(1001, 'Server shutting down');
+    await disposable.dispose();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  };
+}

@@ -1,0 +1,26 @@
+/** Builds the executable schema from the Type-GraphQL resolvers. */
+import 'reflect-metadata';
+import path from 'node:path';
+import { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { PresenceResolver } from './presence/presence.resolver';
+import { PresenceMessage } from './presence/presence.model';
+import { PresencePubSub } from './realtime/pubsub';
+
+export const SCHEMA_FILE = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '.', 'schema.graphql');
+
+/**
+ * `pubsub`: the node's channels, handed to Type-GraphQL in its PubSub shape.
+ * `emit`: also write schema.graphql (the checked-in copy the contract check reads).
+ */
+export async function buildPresenceSchema(pubsub: PresencePubSub, emit: string | false = false): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: [PresenceResolver],
+    pubSub: {
+      publish: (userId: string, message: unknown) => void pubsub.publish(userId, message as PresenceMessage),
+      subscribe: (userId: string) => pubsub.subscribe(userId),
+    },
+    validate: false,
+    emitSchemaFile: emit ? { path: emit, sortedSchema: false } : false,
+  });
+}
