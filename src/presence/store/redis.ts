@@ -236,24 +236,30 @@ export class RedisPresenceStore implements PresenceStore {
     return guard(async () => (await this.redis.smembers(this.keys.user(userId, 'blocks'))).sort());
   }
 
-  /** SCAN over the per-user online markers: the cursor is SCAN's own. */
+  /**
+   * SCAN over the per-user online markers. The page cursor is SCAN's cursor plus the ids
+   * of the last SCAN batch that did not fit the page (ids never contain '|' or ','), so a
+   * page never exceeds `first` and no scanned id is dropped.
+   */
   async onlineUsers(first: number, after: string | null): Promise<OnlinePage> {
     return guard(async () => {
-      let cursor = after ?? '0';
-      const found = new Set<string>();
+      const [scanCursor, carried] = after === null ? ['0', ''] : after.split('|');
+      let cursor = scanCursor ?? '0';
+      const pending = carried ? carried.split(',') : [];
       const pattern = `${this.keys.prefix}:{*}:online`;
       const start = `${this.keys.prefix}:{`;
       // A few SCAN steps per page, so a sparse keyspace still yields ids without a long call.
-      for (let step = 0; step < 20 && found.size < first; step++) {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', Math.max(100, first * 4));
-        for (const key of keys) {
-          if (found.size >= first) break;
-          found.add(key.slice(start.length, key.length - '}:online'.length));
-        }
+      let scanning = !(after !== null && cursor === '0'); // '0' after a first page: only carried ids remain
+      for (let step = 0; scanning && step < 20 && pending.length < first; step++) {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', Math.max(10, first));
+        for (const key of keys) pending.push(key.slice(start.length, key.length - '}:online'.length));
         cursor = next;
-        if (cursor === '0') break;
+        scanning = cursor !== '0';
       }
-      return { userIds: [...found], cursor: cursor === '0' ? null : cursor };
+      const userIds = [...new Set(pending.slice(0, first))];
+      const rest = pending.slice(first);
+      const done = cursor === '0' && rest.length === 0;
+      return { userIds, cursor: done ? null : `${cursor}|${rest.join(',')}` };
     });
   }
 
