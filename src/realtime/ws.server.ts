@@ -152,7 +152,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         }
         return maskErrors(result as ExecutionResult, logger);
       },
-      onNext: (_ctx, _id, _args, result) => maskErrors(result as ExecutionResult, logger),
+      onNext: (_ctx, _id, _payload, _args, result) => maskErrors(result, logger),
       onComplete: (_ctx, _id, _payload) => {
         metrics.subscriptions.set(fanout.followerCount());
       },
