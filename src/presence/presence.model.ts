@@ -154,7 +154,8 @@ export function strangerView(userId: string): PresenceView {
 
 /** A brand-new user's state: never online, nothing chosen. */
 export function emptyUserState(userId: string): UserState {
-  const { userId: _omit, ...offline } = strangerView(userId);
+  const { version, status, customStatus, activity, devices, lastSeenAt, since } = strangerView(userId);
+  const offline: StoredView = { version, status, customStatus, activity, devices, lastSeenAt, since };
   return {
     userId,
     preference: 'ONLINE',

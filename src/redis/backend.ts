@@ -57,7 +57,7 @@ async function connect(redis: Redis, url: string): Promise<void> {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`REDIS_URL: cannot connect to ${url.replace(/\/\/[^@]*@/, '//***@')} (${error instanceof Error ? error.message : String(error)})`);
+    throw new Error(`REDIS_URL: cannot connect to ${url.replace(/\/\/[^@]*@/, '//***@')} (${error instanceof Error ? error.message : String(error)})`, { cause: error });
   }
 }
 
@@ -101,7 +101,6 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
   const db = Number(new URL(url).pathname.slice(1) || '0');
   let parts: LivenessParts | null = null;
   let leaseTimer: NodeJS.Timeout | null = null;
-  let reaperTimer: NodeJS.Timeout | null = null;
   let stopped = false;
   let epochRecorded = 0;
   let renewing: Promise<void> | null = null;
@@ -202,7 +201,6 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
     async stop() {
       stopped = true;
       if (leaseTimer) clearInterval(leaseTimer);
-      if (reaperTimer) clearInterval(reaperTimer);
       await renewing;
       await reaping;
       if (parts && client.status === 'ready') {

@@ -40,6 +40,7 @@ interface ScriptCommands {
 type ScriptedRedis = Redis & ScriptCommands;
 type ScriptedPipeline = ChainableCommander & {
   presenceRead(state: string, contacts: string, blocks: string, blockedBy: string, other: string): ChainableCommander;
+  presenceReschedule(due: string, member: string, expected: string, next: string): ChainableCommander;
 };
 
 /** Key names; every per-user key carries the `{userId}` hash tag. */
@@ -187,11 +188,11 @@ export class RedisPresenceStore implements PresenceStore {
   /** After a device is gone: its due entry, if it still holds the deadline we removed. */
   private async dropIndexOfRemoved(userId: string, before: UserState, removed: string[]): Promise<void> {
     if (removed.length === 0) return;
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.redis.pipeline() as ScriptedPipeline;
     for (const id of removed) {
       const device = before.devices[id];
       if (!device) continue;
-      (pipeline as unknown as ScriptCommands & ChainableCommander).presenceReschedule(
+      pipeline.presenceReschedule(
         this.keys.due(dueBucketOf(userId, DUE_BUCKETS)),
         `${userId}|${id}`,
         String(device.deadline),
