@@ -4,7 +4,7 @@
  * and watch the other come online, switch to BUSY through the status picker, and go offline
  * once their page has closed and the disconnect grace period has passed.
  *
- * Order of things: start the service (grace 1 s) → build the example into a temp dir →
+ * Order of things: start the service in-process (grace 1 s) → build the example into a temp dir →
  * serve it with `vite preview`, whose proxy forwards /graphql (HTTP and the graphql-ws
  * upgrade) to the service, so the page talks to its own origin exactly as in development →
  * make the two users contacts with the admin mutation → drive two browser contexts.
@@ -13,14 +13,16 @@
  * Skipped (with a message) only when /usr/bin/chromium is missing; `.ci/run` installs it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { freePort } from '../helpers/ports';
+import { startServer, TEST_SECRET, type TestServer } from '../helpers/server';
 
 const execFileAsync = promisify(execFile);
 
@@ -42,31 +44,14 @@ const SCREENSHOT_PATH = join(ROOT, 'test-results', 'presence-two-contacts.png');
 const GRACE_SECONDS = 1;
 /** Generous bound for anything the UI must show; a slow machine waits longer, never fails sooner. */
 const UI_TIMEOUT_MS = 20_000;
+/** Each page's viewport; the screenshot lays two of them side by side. */
+const PAGE_VIEWPORT = { width: 560, height: 400 };
 
 const hasChromium = existsSync(CHROMIUM_PATH);
 if (!hasChromium) {
   console.warn(`Skipping the browser test: ${CHROMIUM_PATH} not found (apt-get install -y chromium).`);
 }
 const describeWithChromium = hasChromium ? describe : describe.skip;
-
-/** A running presence service. */
-interface RunningService {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Resolves a port that was free a moment ago (for `vite preview`, which needs one up front). */
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** Polls `url` until it answers 2xx, or fails naming what did not come up. */
 async function waitForHttp(url: string, what: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -106,40 +91,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts the built service (`node dist/src/index.js`) on a free port. */
-async function startService(secret: string): Promise<RunningService> {
-  const entry = join(ROOT, 'dist', 'src', 'index.js');
-  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-  const port = await freePort();
-  const { child, output } = startChild(process.execPath, [entry], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      PRESENCE_JWT_SECRET: secret,
-      PRESENCE_DISCONNECT_GRACE_SECONDS: String(GRACE_SECONDS),
-      REDIS_URL: '',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-    },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, 'the presence service', child, output);
-  return { url, stop: () => stopChild(child) };
-}
-
-/**
- * Signs an HS256 JWT the way the service verifies it (`sub`, optional `scope`).
- * node:crypto rather than jose: jose 6 is ESM-only, and jest (ts-jest, CommonJS) cannot
- * require it; HS256 is one HMAC over two base64url segments.
- */
-function mintToken(secret: string, sub: string, scope?: string): string {
-  const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const payload = { sub, iat: now, exp: now + 3600, ...(scope === undefined ? {} : { scope }) };
-  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(payload)}`;
-  const signature = createHmac('sha256', secret).update(unsigned).digest('base64url');
-  return `${unsigned}.${signature}`;
+/** Signs a token the way the service verifies it: HS256, `sub`, optional `scope`. */
+async function mintToken(sub: string, scope?: string): Promise<string> {
+  return new SignJWT(scope === undefined ? {} : { scope })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(TEST_SECRET));
 }
 
 /** Runs one GraphQL operation over HTTP and fails on any error. */
@@ -162,13 +121,30 @@ function contactRow(userId: string, status?: string): string {
   return status === undefined ? base : `${base}[data-status="${status}"]`;
 }
 
+/**
+ * Waits until `page` shows `userId` in `status`. On timeout the error says what the row
+ * shows instead (status and version), which tells a UI problem from a server one.
+ */
+async function waitForContactStatus(page: Page, userId: string, status: string, why: string): Promise<void> {
+  try {
+    await page.waitForSelector(contactRow(userId, status), { timeout: UI_TIMEOUT_MS });
+  } catch (error) {
+    const row = await page.$(contactRow(userId));
+    const shown = row
+      ? `${await row.getAttribute('data-status')} (version ${await row.getAttribute('data-version')})`
+      : 'no row at all';
+    throw new Error(`${why}: expected ${userId} ${status} within ${UI_TIMEOUT_MS} ms, the page shows ${shown}`, {
+      cause: error,
+    });
+  }
+}
+
 describeWithChromium('React example in Chromium: two contacts', () => {
-  const secret = `browser-test-${randomBytes(12).toString('hex')}`;
   const runId = randomBytes(4).toString('hex');
   const alice = `alice-${runId}`;
   const bob = `bob-${runId}`;
   const contexts: BrowserContext[] = [];
-  let service: RunningService | undefined;
+  let service: TestServer | undefined;
   let preview: { child: ChildProcess; output: () => string } | undefined;
   let browser: Browser | undefined;
   let buildDir: string | undefined;
@@ -179,7 +155,9 @@ describeWithChromium('React example in Chromium: two contacts', () => {
       // Same as `npm run example` on a fresh clone: the example keeps its own lockfile.
       await execFileAsync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: EXAMPLE_DIR, timeout: 300_000 });
     }
-    service = await startService(secret);
+    // In-process service (test/helpers/server.ts): memory backend, TEST_SECRET, and a 1 s
+    // grace so "offline after the page closes" is quick to observe.
+    service = await startServer({ PRESENCE_DISCONNECT_GRACE_SECONDS: String(GRACE_SECONDS) });
 
     // Type-check (vite build only strips types) and build the production bundle.
     buildDir = await mkdtemp(join(tmpdir(), 'presence-example-'));
@@ -201,7 +179,7 @@ describeWithChromium('React example in Chromium: two contacts', () => {
     appUrl = `http://127.0.0.1:${previewPort}`;
     await waitForHttp(appUrl, 'vite preview', preview.child, preview.output);
 
-    const admin = mintToken(secret, `admin-${runId}`, 'presence:admin');
+    const admin = await mintToken(`admin-${runId}`, 'presence:admin');
     await graphqlRequest(service.url, admin, 'mutation($u: ID!, $c: [ID!]!) { setContacts(userId: $u, contactIds: $c) }', {
       u: alice,
       c: [bob],
@@ -221,10 +199,10 @@ describeWithChromium('React example in Chromium: two contacts', () => {
   /** Opens the app as `userId` in a fresh browser context (its own storage, its own device). */
   async function openAs(userId: string): Promise<{ context: BrowserContext; page: Page }> {
     if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport: { width: 560, height: 520 } });
+    const context = await browser.newContext({ viewport: PAGE_VIEWPORT });
     contexts.push(context);
     const page = await context.newPage();
-    await page.goto(`${appUrl}/?token=${encodeURIComponent(mintToken(secret, userId))}`);
+    await page.goto(`${appUrl}/?token=${encodeURIComponent(await mintToken(userId))}`);
     await page.waitForSelector(`[data-testid="self"][data-user-id="${userId}"]`, { timeout: UI_TIMEOUT_MS });
     return { context, page };
   }
@@ -242,14 +220,14 @@ describeWithChromium('React example in Chromium: two contacts', () => {
     const b = await openAs(bob);
 
     // Online: each sees the other's live device (socket + heartbeat).
-    await a.page.waitForSelector(contactRow(bob, 'ONLINE'), { timeout: UI_TIMEOUT_MS });
-    await b.page.waitForSelector(contactRow(alice, 'ONLINE'), { timeout: UI_TIMEOUT_MS });
+    await waitForContactStatus(a.page, bob, 'ONLINE', "alice sees bob's tab");
+    await waitForContactStatus(b.page, alice, 'ONLINE', "bob sees alice's tab");
 
     // Status: each picks BUSY with a custom status; the other sees both.
     await pickBusy(b.page, 'In a meeting');
-    await a.page.waitForSelector(contactRow(bob, 'BUSY'), { timeout: UI_TIMEOUT_MS });
+    await waitForContactStatus(a.page, bob, 'BUSY', 'alice sees bob pick BUSY');
     await pickBusy(a.page, 'Deep work');
-    await b.page.waitForSelector(contactRow(alice, 'BUSY'), { timeout: UI_TIMEOUT_MS });
+    await waitForContactStatus(b.page, alice, 'BUSY', 'bob sees alice pick BUSY');
     expect(await a.page.textContent(`${contactRow(bob)} [data-testid="custom-status"]`)).toContain('In a meeting');
     expect(await b.page.textContent(`${contactRow(alice)} [data-testid="custom-status"]`)).toContain('Deep work');
 
@@ -258,26 +236,32 @@ describeWithChromium('React example in Chromium: two contacts', () => {
 
     // Offline: closing Bob's page closes his socket; after the grace period Alice sees OFFLINE.
     await b.context.close();
-    await a.page.waitForSelector(contactRow(bob, 'OFFLINE'), { timeout: UI_TIMEOUT_MS });
+    await waitForContactStatus(a.page, bob, 'OFFLINE', `alice sees bob offline ${GRACE_SECONDS} s after his page closed`);
 
     // And the other way round: Bob comes back (a new tab, a new device), sees Alice still
     // BUSY, then Alice's page closes and Bob sees her go offline.
     const b2 = await openAs(bob);
-    await b2.page.waitForSelector(contactRow(alice, 'BUSY'), { timeout: UI_TIMEOUT_MS });
-    await a.page.waitForSelector(contactRow(bob, 'BUSY'), { timeout: UI_TIMEOUT_MS });
+    await waitForContactStatus(b2.page, alice, 'BUSY', 'bob, back in a new tab, sees alice still BUSY');
+    await waitForContactStatus(a.page, bob, 'BUSY', 'alice sees bob back (his preference is still BUSY)');
     await a.context.close();
-    await b2.page.waitForSelector(contactRow(alice, 'OFFLINE'), { timeout: UI_TIMEOUT_MS });
+    await waitForContactStatus(b2.page, alice, 'OFFLINE', `bob sees alice offline ${GRACE_SECONDS} s after her page closed`);
   }, 120_000);
 
   /** Screenshots each page and lays the images side by side in one PNG. */
   async function saveSideBySide(pages: Page[], path: string): Promise<void> {
     if (!browser) throw new Error('browser not started');
     const shots = await Promise.all(pages.map((page) => page.screenshot({ type: 'png' })));
-    const context = await browser.newContext({ viewport: { width: 560 * shots.length + 8 * (shots.length + 1), height: 536 } });
+    // Each image: 8 px margin before it, 1 px border around it; 8 px margin after the last.
+    const gap = 8;
+    const viewport = {
+      width: shots.length * (PAGE_VIEWPORT.width + 2 + gap) + gap,
+      height: PAGE_VIEWPORT.height + 2 + 2 * gap,
+    };
+    const context = await browser.newContext({ viewport });
     contexts.push(context);
     const sheet = await context.newPage();
     const images = shots
-      .map((png) => `<img style="margin:8px 0 0 8px;border:1px solid #ccc" src="data:image/png;base64,${png.toString('base64')}">`)
+      .map((png) => `<img style="margin:${gap}px 0 0 ${gap}px;border:1px solid #bbb" src="data:image/png;base64,${png.toString('base64')}">`)
       .join('');
     await sheet.setContent(`<body style="margin:0;background:#ddd;display:flex">${images}</body>`);
     await sheet.screenshot({ path, type: 'png' });
