@@ -16,13 +16,13 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "fragment PresenceFields on Presence {\n  userId\n  status\n  customStatus\n  activity {\n    type\n    name\n    url\n    startedAt\n  }\n  devices {\n    id\n    type\n    status\n    connectedAt\n    lastSeenAt\n  }\n  lastSeenAt\n  since\n  version\n}": typeof types.PresenceFieldsFragmentDoc,
     "mutation Heartbeat($device: DeviceInput!) {\n  heartbeat(device: $device) {\n    presence {\n      ...PresenceFields\n    }\n    ttlSeconds\n    nextHeartbeatInSeconds\n  }\n}\n\nmutation SetStatus($input: SetStatusInput!) {\n  setStatus(input: $input) {\n    ...PresenceFields\n  }\n}": typeof types.HeartbeatDocument,
-    "query Me {\n  me {\n    ...PresenceFields\n  }\n}": typeof types.MeDocument,
+    "query Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Contacts {\n  contacts {\n    ...PresenceFields\n  }\n}": typeof types.MeDocument,
     "subscription PresenceChanged($userIds: [ID!], $initial: Boolean!) {\n  presenceChanged(userIds: $userIds, initial: $initial) {\n    presence {\n      ...PresenceFields\n    }\n    previousStatus\n    reason\n    at\n  }\n}": typeof types.PresenceChangedDocument,
 };
 const documents: Documents = {
     "fragment PresenceFields on Presence {\n  userId\n  status\n  customStatus\n  activity {\n    type\n    name\n    url\n    startedAt\n  }\n  devices {\n    id\n    type\n    status\n    connectedAt\n    lastSeenAt\n  }\n  lastSeenAt\n  since\n  version\n}": types.PresenceFieldsFragmentDoc,
     "mutation Heartbeat($device: DeviceInput!) {\n  heartbeat(device: $device) {\n    presence {\n      ...PresenceFields\n    }\n    ttlSeconds\n    nextHeartbeatInSeconds\n  }\n}\n\nmutation SetStatus($input: SetStatusInput!) {\n  setStatus(input: $input) {\n    ...PresenceFields\n  }\n}": types.HeartbeatDocument,
-    "query Me {\n  me {\n    ...PresenceFields\n  }\n}": types.MeDocument,
+    "query Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Contacts {\n  contacts {\n    ...PresenceFields\n  }\n}": types.MeDocument,
     "subscription PresenceChanged($userIds: [ID!], $initial: Boolean!) {\n  presenceChanged(userIds: $userIds, initial: $initial) {\n    presence {\n      ...PresenceFields\n    }\n    previousStatus\n    reason\n    at\n  }\n}": types.PresenceChangedDocument,
 };
 
@@ -51,7 +51,7 @@ export function graphql(source: "mutation Heartbeat($device: DeviceInput!) {\n  
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "query Me {\n  me {\n    ...PresenceFields\n  }\n}"): (typeof documents)["query Me {\n  me {\n    ...PresenceFields\n  }\n}"];
+export function graphql(source: "query Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Contacts {\n  contacts {\n    ...PresenceFields\n  }\n}"): (typeof documents)["query Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Contacts {\n  contacts {\n    ...PresenceFields\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -14,6 +14,11 @@ const RETRY_AFTER_FAILURE_SECONDS = 5;
  * to hidden it sends `idle: true` once and stops; back to visible it sends `idle: false` at
  * once and resumes. No timer runs while hidden: browsers throttle hidden tabs' timers anyway,
  * and the open graphql-ws socket (connectionParams.device) keeps the device alive meanwhile.
+ *
+ * Nothing is sent once the page is being unloaded (`pagehide`): unloading also fires
+ * `visibilitychange` to hidden, and an idle heartbeat that reached the service after the
+ * socket had closed would keep the device online for a whole TTL instead of the grace period.
+ * A page restored from the back/forward cache (`pageshow` with `persisted`) beats again.
  */
 export function useHeartbeat(deviceId: string): void {
   const client = useApolloClient();
@@ -22,9 +27,11 @@ export function useHeartbeat(deviceId: string): void {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let generation = 0;
     let disposed = false;
+    let unloading = false;
 
     const beat = async (idle: boolean): Promise<void> => {
       clearTimeout(timer);
+      if (unloading) return;
       // Only the latest beat may schedule the next one: a visibility flip while a beat is in
       // flight must not leave two timers running.
       const mine = ++generation;
@@ -42,7 +49,7 @@ export function useHeartbeat(deviceId: string): void {
       } catch {
         // Keep the tab usable; the socket keeps the device alive and the next beat retries.
       }
-      if (disposed || mine !== generation || document.visibilityState !== 'visible') return;
+      if (disposed || unloading || mine !== generation || document.visibilityState !== 'visible') return;
       timer = setTimeout(() => void beat(false), nextInSeconds * 1000);
     };
 
@@ -50,12 +57,26 @@ export function useHeartbeat(deviceId: string): void {
       void beat(document.visibilityState !== 'visible');
     };
 
+    const onPageHide = (): void => {
+      unloading = true;
+      clearTimeout(timer);
+    };
+    const onPageShow = (event: PageTransitionEvent): void => {
+      if (!event.persisted) return;
+      unloading = false;
+      void beat(document.visibilityState !== 'visible');
+    };
+
     void beat(document.visibilityState !== 'visible');
     document.addEventListener('visibilitychange', onVisibilityChange);
+    window.addEventListener('pagehide', onPageHide);
+    window.addEventListener('pageshow', onPageShow);
     return () => {
       disposed = true;
       clearTimeout(timer);
       document.removeEventListener('visibilitychange', onVisibilityChange);
+      window.removeEventListener('pagehide', onPageHide);
+      window.removeEventListener('pageshow', onPageShow);
     };
   }, [client, deviceId]);
 }
