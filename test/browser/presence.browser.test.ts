@@ -251,11 +251,14 @@ describeWithChromium('React example in Chromium: two contacts', () => {
   async function saveSideBySide(pages: Page[], path: string): Promise<void> {
     if (!browser) throw new Error('browser not started');
     const shots = await Promise.all(pages.map((page) => page.screenshot({ type: 'png' })));
-    // Each image: 8 px margin before it, 1 px border around it; 8 px margin after the last.
+    // Sized from the PNGs themselves (width and height sit at bytes 16-23 of the IHDR chunk):
+    // Chromium's screenshot need not match the viewport to the pixel. Each image gets a gap
+    // before it and a 1 px border; one more gap closes the row.
     const gap = 8;
+    const sizes = shots.map((png) => ({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) }));
     const viewport = {
-      width: shots.length * (PAGE_VIEWPORT.width + 2 + gap) + gap,
-      height: PAGE_VIEWPORT.height + 2 + 2 * gap,
+      width: sizes.reduce((sum, size) => sum + size.width + 2 + gap, gap),
+      height: Math.max(...sizes.map((size) => size.height)) + 2 + 2 * gap,
     };
     const context = await browser.newContext({ viewport });
     contexts.push(context);
@@ -263,7 +266,7 @@ describeWithChromium('React example in Chromium: two contacts', () => {
     const images = shots
       .map((png) => `<img style="margin:${gap}px 0 0 ${gap}px;border:1px solid #bbb" src="data:image/png;base64,${png.toString('base64')}">`)
       .join('');
-    await sheet.setContent(`<body style="margin:0;background:#ddd;display:flex">${images}</body>`);
+    await sheet.setContent(`<body style="margin:0;background:#ddd;display:flex;align-items:flex-start">${images}</body>`);
     await sheet.screenshot({ path, type: 'png' });
     await context.close();
   }
