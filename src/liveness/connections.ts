@@ -111,8 +111,8 @@ export class ConnectionRegistry {
       all.map(async (conn) => {
         const state = states.get(conn.userId);
         const device = state?.devices[conn.device.id];
-        const lost = !state || state.seq === 0;
-        if (!device && !lost) return; // removed on purpose (goOffline, eviction): stays offline
+        // Removed on purpose (goOffline, eviction): stays offline until the socket reconnects.
+        if (!device && state?.revoked?.includes(conn.token)) return;
         if (onlyLostUsers && device && device.conns.includes(conn.token) && !newEpoch) return;
         const old = conn.token;
         conn.token = connectionToken(this.nodeId, this.epochValue, conn.connId);

@@ -91,6 +91,11 @@ export interface UserState {
   /** Per-user message sequence: each committed transition publishes seq + 1. */
   seq: number;
   /**
+   * Connection tokens whose device was removed on purpose (goOffline, eviction) while the
+   * socket stayed open: such a socket never re-asserts its device on its own. Bounded.
+   */
+  revoked?: string[];
+  /**
    * Incarnation of this state: set when it is first written. A store that lost its data
    * starts a new incarnation, so receivers can tell a restarted sequence from duplicates.
    */

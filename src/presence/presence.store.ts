@@ -69,14 +69,18 @@ export function dueBucketOf(userId: string, buckets: number): number {
   return (hash >>> 0) % buckets;
 }
 
-/** The index write a command needs before its state is committed. */
-export function deadlineBeforeCommit(command: PresenceCommand, now: number): number | null {
+/**
+ * The due-index write a command needs before its state is committed. A heartbeat only
+ * moves the entry later; a closed socket sets it (the grace period may end sooner). An
+ * entry earlier than the state's deadline is harmless: the sweeper moves it on.
+ */
+export function deadlineBeforeCommit(command: PresenceCommand, now: number): { deadline: number; onlyLater: boolean } | null {
   switch (command.kind) {
     case 'heartbeat':
-      return now + command.ttlMs;
+      return { deadline: now + command.ttlMs, onlyLater: true };
     case 'disconnect':
     case 'dropTokens':
-      return now + command.graceMs;
+      return { deadline: now + command.graceMs, onlyLater: false };
     default:
       return null;
   }

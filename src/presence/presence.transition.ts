@@ -266,10 +266,18 @@ function evictBeyond(state: UserState, max: number, keep: string, now: number, r
       const seenB = b.conns.length > 0 ? now : b.lastSeenAt;
       return seenA - seenB || a.lastConnectedAt - b.lastConnectedAt || a.connectedAt - b.connectedAt;
     });
-  for (const victim of order.slice(0, devices.length - max)) {
-    delete state.devices[victim.id];
-    removed.push(victim.id);
-  }
+  for (const victim of order.slice(0, devices.length - max)) revokeDevice(state, victim.id, removed);
+}
+
+const MAX_REVOKED = 100;
+
+/** Removes a device on purpose: its open sockets, if any, must not bring it back by themselves. */
+function revokeDevice(state: UserState, id: string, removed: string[]): void {
+  const device = state.devices[id];
+  if (!device) return;
+  if (device.conns.length > 0) state.revoked = [...(state.revoked ?? []), ...device.conns].slice(-MAX_REVOKED);
+  delete state.devices[id];
+  removed.push(id);
 }
 
 function removeDevice(state: UserState, id: string, removed: string[]): void {
@@ -314,7 +322,8 @@ function applyCommand(state: UserState, command: PresenceCommand, relation: Rela
           : device.conns.filter((t) => !tokenOfDeadEpoch(t, command.nodeId, command.maxEpoch));
       if (device.conns.length === before) return { ...plain, stateTouched: false };
       if (device.conns.length === 0) {
-        device.deadline = Math.max(device.deadline, now + command.graceMs);
+        // The grace period replaces any heartbeat deadline: a closed tab stops both.
+        device.deadline = now + command.graceMs;
         // A socket closed by its client disconnects; one lost with its node expires.
         device.endReason = command.kind === 'disconnect' ? 'DISCONNECTED' : 'EXPIRED';
         device.lastSeenAt = now;
@@ -332,7 +341,7 @@ function applyCommand(state: UserState, command: PresenceCommand, relation: Rela
     }
     case 'goOffline': {
       const ids = command.deviceId === null ? Object.keys(state.devices) : [command.deviceId];
-      for (const id of ids) removeDevice(state, id, removed);
+      for (const id of ids) revokeDevice(state, id, removed);
       state.lastSeenAt = now;
       return plain;
     }

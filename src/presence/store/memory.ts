@@ -49,8 +49,8 @@ export class MemoryPresenceStore implements PresenceStore {
   async apply(userId: string, command: PresenceCommand): Promise<TransitionResult> {
     const now = this.clock.now();
     const deviceId = deviceIdOf(command);
-    const deadline = deadlineBeforeCommit(command, now);
-    if (deviceId !== null && deadline !== null) this.putDue({ userId, deviceId, deadline });
+    const due = deadlineBeforeCommit(command, now);
+    if (deviceId !== null && due !== null) this.putDue({ userId, deviceId, deadline: due.deadline }, due.onlyLater);
     const other = relationOtherOf(command);
     const before = this.state(userId);
     if (!before.inc) before.inc = newIncarnation(now);
@@ -109,11 +109,12 @@ export class MemoryPresenceStore implements PresenceStore {
     return { userIds, cursor: more ? userIds[userIds.length - 1] : null };
   }
 
-  private putDue(entry: DueEntry): void {
+  private putDue(entry: DueEntry, onlyLater: boolean): void {
     const bucket = this.due[dueBucketOf(entry.userId, DUE_BUCKETS)];
     const key = `${entry.userId}|${entry.deviceId}`;
     const existing = bucket.get(key);
-    bucket.set(key, { ...entry, deadline: Math.max(existing?.deadline ?? 0, entry.deadline) });
+    const deadline = onlyLater ? Math.max(existing?.deadline ?? 0, entry.deadline) : entry.deadline;
+    bucket.set(key, { ...entry, deadline });
   }
 
   async dueEntries(bucket: number, now: number, limit: number): Promise<DueEntry[]> {

@@ -136,11 +136,13 @@ export class RedisPresenceStore implements PresenceStore {
       const other = relationOtherOf(command);
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const now = this.clock.now();
-        const deadline = deadlineBeforeCommit(command, now);
+        const due = deadlineBeforeCommit(command, now);
         // The due entry goes in before the state that it indexes (same round trip as the read).
         const pipeline = this.redis.pipeline() as ScriptedPipeline;
-        if (deviceId !== null && deadline !== null) {
-          pipeline.zadd(this.keys.due(dueBucketOf(userId, DUE_BUCKETS)), 'GT', deadline, `${userId}|${deviceId}`);
+        if (deviceId !== null && due !== null) {
+          const key = this.keys.due(dueBucketOf(userId, DUE_BUCKETS));
+          if (due.onlyLater) pipeline.zadd(key, 'GT', due.deadline, `${userId}|${deviceId}`);
+          else pipeline.zadd(key, due.deadline, `${userId}|${deviceId}`);
         }
         pipeline.presenceRead(...this.readArgs(userId, other ?? ''));
         const replies = (await pipeline.exec()) ?? [];
