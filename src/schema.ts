@@ -1,13 +1,10 @@
 /** Builds the executable schema from the Type-GraphQL resolvers. */
 import 'reflect-metadata';
-import path from 'node:path';
 import { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { PresenceResolver } from './presence/presence.resolver';
 import { PresenceMessage } from './presence/presence.model';
 import { PresencePubSub } from './realtime/pubsub';
-
-export const SCHEMA_FILE = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '.', 'schema.graphql');
 
 /**
  * `pubsub`: the node's channels, handed to Type-GraphQL in its PubSub shape.
