@@ -1,0 +1,161 @@
+/** Command-line options of `npm run bench -- …`. */
+import type { Backend, TargetKind } from './targets';
+
+/** Everything a run can be told. Defaults fit a 2-core machine in under 10 minutes. */
+export interface BenchOptions {
+  backend: Backend;
+  subscribers: number;
+  /** Which targets to measure; the service is skipped (with a note) when it is not built. */
+  targets: TargetKind[];
+  phases: Set<Phase>;
+  workers: number;
+  publishers: number;
+  stepSeconds: number;
+  halfLoadSeconds: number;
+  startEventsPerSec: number;
+  stepFactor: number;
+  maxSteps: number;
+  p99LimitMs: number;
+  expiringDevices: number;
+  latenessCapSeconds: number;
+  heartbeatSeconds: number;
+  heartbeatConcurrency: number;
+  profile: boolean;
+  build: boolean;
+  outDir: string;
+}
+
+/** The measurement phases that `--phases` can select. */
+export type Phase = 'fanout' | 'memory' | 'lateness' | 'heartbeat';
+
+const ALL_PHASES: Phase[] = ['memory', 'fanout', 'heartbeat', 'lateness'];
+
+const USAGE = `usage: npm run bench -- [options]
+  --backend memory|redis     service backend (default memory); redis starts its own redis-server
+  --subscribers N            subscriber users, one graphql-ws connection each (default 1000; 5000, 20000)
+  --targets service,baseline what to measure (default both)
+  --phases memory,fanout,heartbeat,lateness   (default all)
+  --workers N                load-generator processes (default 2)
+  --publishers N             publisher connections (default clamp(S/10, 50, 500))
+  --step-seconds N           send window per load step (default 4)
+  --start-events N           first step's offered events/s (default 2000)
+  --step-factor X            rate multiplier between steps (default 1.5)
+  --max-steps N              (default 16)
+  --p99-limit-ms N           a step passes while p99 <= this (default 250)
+  --expiring-devices N       devices in the lateness phase (default 2000)
+  --lateness-cap-seconds N   how long to wait for EXPIRED after the last deadline (default 15)
+  --heartbeat-seconds N      heartbeat throughput window (default 5)
+  --profile                  run the targets with node --cpu-prof and summarize
+  --no-build                 do not run "npm run build" first
+  --out DIR                  results directory (default bench/results)`;
+
+function positive(name: string, raw: string | undefined): number {
+  const value = Number(raw);
+  if (raw === undefined || !Number.isFinite(value) || value <= 0) throw new Error(`${name} needs a positive number, got ${String(raw)}\n${USAGE}`);
+  return value;
+}
+
+/** Parses argv (after `--`); throws with the usage text on anything it does not understand. */
+export function parseOptions(argv: readonly string[], defaultOutDir: string): BenchOptions {
+  const options: BenchOptions = {
+    backend: 'memory',
+    subscribers: 1000,
+    targets: ['baseline', 'service'],
+    phases: new Set(ALL_PHASES),
+    workers: 2,
+    publishers: 0,
+    stepSeconds: 4,
+    halfLoadSeconds: 8,
+    startEventsPerSec: 2000,
+    stepFactor: 1.5,
+    maxSteps: 16,
+    p99LimitMs: 250,
+    expiringDevices: 2000,
+    latenessCapSeconds: 15,
+    heartbeatSeconds: 5,
+    heartbeatConcurrency: 32,
+    profile: false,
+    build: true,
+    outDir: defaultOutDir,
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i];
+    const value = (): string | undefined => {
+      i += 1;
+      return argv[i];
+    };
+    switch (flag) {
+      case '--backend': {
+        const backend = value();
+        if (backend !== 'memory' && backend !== 'redis') throw new Error(`--backend must be memory or redis\n${USAGE}`);
+        options.backend = backend;
+        break;
+      }
+      case '--subscribers':
+        options.subscribers = Math.floor(positive(flag, value()));
+        break;
+      case '--targets': {
+        const targets = (value() ?? '').split(',').filter(Boolean);
+        if (targets.length === 0 || targets.some((t) => t !== 'service' && t !== 'baseline')) throw new Error(`--targets takes service and/or baseline\n${USAGE}`);
+        options.targets = targets as TargetKind[];
+        break;
+      }
+      case '--phases': {
+        const phases = (value() ?? '').split(',').filter(Boolean);
+        if (phases.length === 0 || phases.some((p) => !ALL_PHASES.includes(p as Phase))) throw new Error(`--phases takes ${ALL_PHASES.join(',')}\n${USAGE}`);
+        options.phases = new Set(phases as Phase[]);
+        break;
+      }
+      case '--workers':
+        options.workers = Math.floor(positive(flag, value()));
+        break;
+      case '--publishers':
+        options.publishers = Math.floor(positive(flag, value()));
+        break;
+      case '--step-seconds':
+        options.stepSeconds = positive(flag, value());
+        options.halfLoadSeconds = options.stepSeconds * 2;
+        break;
+      case '--start-events':
+        options.startEventsPerSec = positive(flag, value());
+        break;
+      case '--step-factor':
+        options.stepFactor = positive(flag, value());
+        if (options.stepFactor <= 1) throw new Error('--step-factor must be above 1');
+        break;
+      case '--max-steps':
+        options.maxSteps = Math.floor(positive(flag, value()));
+        break;
+      case '--p99-limit-ms':
+        options.p99LimitMs = positive(flag, value());
+        break;
+      case '--expiring-devices':
+        options.expiringDevices = Math.floor(positive(flag, value()));
+        break;
+      case '--lateness-cap-seconds':
+        options.latenessCapSeconds = positive(flag, value());
+        break;
+      case '--heartbeat-seconds':
+        options.heartbeatSeconds = positive(flag, value());
+        break;
+      case '--profile':
+        options.profile = true;
+        break;
+      case '--no-build':
+        options.build = false;
+        break;
+      case '--out':
+        options.outDir = value() ?? defaultOutDir;
+        break;
+      case '--help':
+      case '-h':
+        throw new Error(USAGE);
+      default:
+        throw new Error(`unknown option ${String(flag)}\n${USAGE}`);
+    }
+  }
+  if (options.subscribers <= 20) throw new Error('--subscribers must be above 20 (each user has 20 contacts)');
+  if (options.publishers === 0) options.publishers = Math.min(500, Math.max(50, Math.floor(options.subscribers / 10)));
+  options.publishers = Math.min(options.publishers, options.subscribers);
+  return options;
+}

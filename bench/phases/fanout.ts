@@ -1,0 +1,248 @@
+/**
+ * Idle memory per subscriber, then stepped fan-out load.
+ *
+ * Order of events for one target: S subscribers connect and subscribe (RSS sampled before
+ * and after) → P publishers connect with a device → a warm-up step → steps at increasing
+ * offered rates until one fails (p99 above the limit, or under 99 % delivered) → a longer
+ * step at half the last passing rate → for the baseline, the same step at half the
+ * *service's* last passing rate, so the latency ratio compares equal loads.
+ */
+import { sleep, waitUntil } from '../infra/concurrency';
+import { collectGarbage } from '../infra/inspector';
+import { machineBusyMs, sampleRssKiB, type ManagedProcess } from '../infra/processes';
+import { LatencyHistogram } from '../load/histogram';
+import { preciseNowMs } from '../load/wire';
+import { CONTACTS_PER_USER } from '../population';
+import type { FanoutResult, MemoryResult, StepResult } from '../report/results';
+import type { RunningTarget } from '../targets';
+import type { BenchUser } from '../load/protocol';
+import { clientCpuMs, connectPublishersEverywhere, connectSubscribersEverywhere, type PhaseContext } from './context';
+
+/**
+ * Connects every subscriber (each expecting 20 INITIAL events) and reports the RSS growth
+ * of the target per ready subscriber. The subscribers stay connected for the fan-out steps.
+ */
+export async function measureIdleMemory(context: PhaseContext, target: RunningTarget, subscribers: BenchUser[]): Promise<MemoryResult> {
+  await sleep(1_000);
+  const collectedBefore = await collectGarbage(target.inspectPort);
+  const rssBeforeKiB = await sampleRssKiB(target.process);
+  const connected = await connectSubscribersEverywhere(
+    context,
+    target.wsUrl,
+    subscribers.map((user) => ({ ...user, expectedInitial: CONTACTS_PER_USER })),
+  );
+  if (connected.failed > 0 || connected.ready < connected.acked) {
+    context.log(
+      `  subscribers: ${connected.acked} acked, ${connected.ready} ready, ${connected.failed} failed: ${connected.firstErrors.join(' | ')}`,
+    );
+  }
+  if (connected.acked === 0) throw new Error(`no subscriber could connect: ${connected.firstErrors.join(' | ')}`);
+  await sleep(2_000);
+  const collectedAfter = await collectGarbage(target.inspectPort);
+  const rssAfterKiB = await sampleRssKiB(target.process);
+  const counted = Math.max(1, connected.ready);
+  return {
+    subscribers: subscribers.length,
+    ready: connected.ready,
+    rssBeforeKiB,
+    rssAfterKiB,
+    perSubscriberKiB: (rssAfterKiB - rssBeforeKiB) / counted,
+    connectSeconds: connected.elapsedMs / 1000,
+    afterFullGc: collectedBefore && collectedAfter,
+  };
+}
+
+interface StepPlan {
+  step: number;
+  label: StepResult['label'];
+  eventsPerSec: number;
+  durationMs: number;
+}
+
+/** Runs one step on every worker and gathers its receipts (bounded drain). */
+async function runOneStep(
+  context: PhaseContext,
+  target: RunningTarget,
+  redis: ManagedProcess | undefined,
+  publishersPerWorker: number[],
+  plan: StepPlan,
+): Promise<StepResult> {
+  const totalPublishers = publishersPerWorker.reduce((a, b) => a + b, 0);
+  const publishesPerSec = plan.eventsPerSec / CONTACTS_PER_USER;
+  const targetCpuBefore = target.process.cpuMs();
+  const redisCpuBefore = redis?.cpuMs() ?? 0;
+  const machineBefore = machineBusyMs();
+  const clientCpuBefore = await clientCpuMs(context);
+  const startedAt = preciseNowMs();
+  const runs = await Promise.all(
+    publishersPerWorker.map((count, index) =>
+      context.pool.call(index, {
+        kind: 'runStep',
+        step: plan.step,
+        publishesPerSecond: (publishesPerSec * count) / Math.max(1, totalPublishers),
+        durationMs: plan.durationMs,
+      }),
+    ),
+  );
+  const sent = runs.reduce((sum, r) => sum + r.sent, 0);
+  const expected = sent * CONTACTS_PER_USER;
+  const receivedSoFar = async (): Promise<number> => {
+    const peeks = await context.pool.broadcast({ kind: 'peekStep', step: plan.step });
+    return peeks.reduce((sum, p) => sum + p.received, 0);
+  };
+  await waitUntil(async () => (await receivedSoFar()) >= expected, 5_000, 50);
+  const collected = await context.pool.broadcast({ kind: 'collectStep', step: plan.step });
+  const finishedAt = preciseNowMs();
+  const histogram = new LatencyHistogram();
+  for (const part of collected) histogram.merge(part.histogram);
+  const received = collected.reduce((sum, c) => sum + c.received, 0);
+  const lastReceiptMs = Math.max(...collected.map((c) => c.lastReceiptMs));
+  const deliveryWindowMs = Math.max(plan.durationMs, lastReceiptMs - startedAt);
+  const elapsedMs = finishedAt - startedAt;
+  const targetCpuPercent = ((target.process.cpuMs() - targetCpuBefore) / elapsedMs) * 100;
+  const clientCpuPercent = (((await clientCpuMs(context)) - clientCpuBefore) / elapsedMs) * 100;
+  const redisCpuPercent = (((redis?.cpuMs() ?? 0) - redisCpuBefore) / elapsedMs) * 100;
+  const machinePercent = ((machineBusyMs() - machineBefore) / elapsedMs) * 100;
+  const latency = histogram.summary();
+  const deliveredRatio = expected === 0 ? 0 : received / expected;
+  return {
+    step: plan.step,
+    label: plan.label,
+    offeredEventsPerSec: plan.eventsPerSec,
+    publishesPerSec,
+    durationMs: plan.durationMs,
+    sent,
+    expected,
+    received,
+    deliveredRatio,
+    deliveredEventsPerSec: received / (deliveryWindowMs / 1000),
+    latency,
+    targetCpuPercent,
+    clientCpuPercent,
+    redisCpuPercent,
+    otherCpuPercent: Math.max(0, machinePercent - targetCpuPercent - clientCpuPercent - redisCpuPercent),
+    maxSendLagMs: Math.max(...runs.map((r) => r.maxSendLagMs)),
+    mutationErrors: collected.reduce((sum, c) => sum + c.mutationErrors, 0),
+    unexpectedCloses: collected.reduce((sum, c) => sum + c.unexpectedCloses, 0),
+    passed: expected > 0 && deliveredRatio >= 0.99 && latency.p99Ms <= context.options.p99LimitMs,
+    errors: collected.flatMap((c) => c.firstErrors).slice(0, 5),
+  };
+}
+
+/** Waits (at most 30 s) until a step's late events stop arriving, so the next step starts clean. */
+async function waitForQuiet(context: PhaseContext, step: number): Promise<void> {
+  let last = -1;
+  await waitUntil(
+    async () => {
+      const peeks = await context.pool.broadcast({ kind: 'peekStep', step });
+      const now = peeks.reduce((sum, p) => sum + p.received, 0);
+      const quiet = now === last;
+      last = now;
+      return quiet;
+    },
+    30_000,
+    1_000,
+  );
+  await context.pool.broadcast({ kind: 'collectStep', step });
+}
+
+function describeStep(result: StepResult): string {
+  const l = result.latency;
+  return (
+    `  ${result.label.padEnd(9)} offered ${Math.round(result.offeredEventsPerSec).toString().padStart(7)} ev/s` +
+    ` delivered ${Math.round(result.deliveredEventsPerSec).toString().padStart(7)} ev/s (${(result.deliveredRatio * 100).toFixed(1)} %)` +
+    ` p50 ${l.p50Ms.toFixed(1)} p99 ${l.p99Ms.toFixed(1)} max ${l.maxMs.toFixed(0)} ms` +
+    ` cpu target ${result.targetCpuPercent.toFixed(0)} % clients ${result.clientCpuPercent.toFixed(0)} %` +
+    (result.redisCpuPercent > 0.5 ? ` redis ${result.redisCpuPercent.toFixed(0)} %` : '') +
+    (result.otherCpuPercent > 10 ? ` OTHER ${result.otherCpuPercent.toFixed(0)} %` : '') +
+    (result.maxSendLagMs > 100 ? ` send lag ${result.maxSendLagMs.toFixed(0)} ms` : '') +
+    (result.mutationErrors > 0 ? ` mutation errors ${result.mutationErrors}` : '') +
+    (result.passed ? '' : '  FAIL')
+  );
+}
+
+/**
+ * Connects the publishers and runs warm-up, stepped load and the half-load step.
+ * Subscribers must already be connected (see {@link measureIdleMemory}).
+ */
+export async function runFanout(
+  context: PhaseContext,
+  target: RunningTarget,
+  redis: ManagedProcess | undefined,
+  subscriberCount: number,
+  publishers: BenchUser[],
+  matchedEventsPerSec: number | null,
+): Promise<FanoutResult> {
+  const { options } = context;
+  const publishersPerWorker = await connectPublishersEverywhere(context, target.wsUrl, publishers);
+  if (publishersPerWorker.every((n) => n === 0)) throw new Error('no publisher could connect');
+  await sleep(1_500);
+  const steps: StepResult[] = [];
+  let stepId = 0;
+  const warmup = await runOneStep(context, target, redis, publishersPerWorker, {
+    step: stepId,
+    label: 'warmup',
+    eventsPerSec: options.startEventsPerSec / 2,
+    durationMs: 2_000,
+  });
+  context.log(describeStep(warmup));
+  steps.push(warmup);
+  let best: StepResult | null = null;
+  let stopReason = `reached --max-steps ${options.maxSteps}`;
+  for (let i = 0; i < options.maxSteps; i += 1) {
+    stepId += 1;
+    const eventsPerSec = options.startEventsPerSec * options.stepFactor ** i;
+    const result = await runOneStep(context, target, redis, publishersPerWorker, {
+      step: stepId,
+      label: 'step',
+      eventsPerSec,
+      durationMs: options.stepSeconds * 1000,
+    });
+    context.log(describeStep(result));
+    steps.push(result);
+    if (result.passed) {
+      best = result;
+      continue;
+    }
+    stopReason =
+      result.deliveredRatio < 0.99
+        ? `only ${(result.deliveredRatio * 100).toFixed(1)} % delivered within the drain window at ${Math.round(eventsPerSec)} ev/s offered`
+        : `p99 ${result.latency.p99Ms.toFixed(0)} ms > ${options.p99LimitMs} ms at ${Math.round(eventsPerSec)} ev/s offered`;
+    await waitForQuiet(context, stepId);
+    break;
+  }
+  stepId += 1;
+  const halfRate = (best?.offeredEventsPerSec ?? options.startEventsPerSec) / 2;
+  // Let the overload settle (GC, socket buffers) before the latency figure is taken.
+  await sleep(3_000);
+  const halfLoad = await runOneStep(context, target, redis, publishersPerWorker, {
+    step: stepId,
+    label: 'half-load',
+    eventsPerSec: halfRate,
+    durationMs: options.halfLoadSeconds * 1000,
+  });
+  context.log(describeStep(halfLoad));
+  steps.push(halfLoad);
+  let matchedLoad: StepResult | null = null;
+  if (matchedEventsPerSec !== null) {
+    stepId += 1;
+    matchedLoad = await runOneStep(context, target, redis, publishersPerWorker, {
+      step: stepId,
+      label: 'matched-load',
+      eventsPerSec: matchedEventsPerSec,
+      durationMs: options.halfLoadSeconds * 1000,
+    });
+    context.log(describeStep(matchedLoad));
+    steps.push(matchedLoad);
+  }
+  return {
+    subscribers: subscriberCount,
+    publishers: publishersPerWorker.reduce((a, b) => a + b, 0),
+    contactsPerUser: CONTACTS_PER_USER,
+    steps,
+    best,
+    halfLoad,
+    matchedLoad,
+    stopReason,
+  };
+}

@@ -1,0 +1,189 @@
+/** Turns both targets' results into issue 6's figures: service, baseline, ratio, target, met. */
+import type { FigureRow, LatenessResult, RedisCostResult, TargetResults } from './results';
+
+function ratioOf(service: number | null, baseline: number | null): number | null {
+  if (service === null || baseline === null || !Number.isFinite(service) || !Number.isFinite(baseline) || baseline === 0) return null;
+  return service / baseline;
+}
+
+function finite(value: number | undefined | null): number | null {
+  return value === undefined || value === null || !Number.isFinite(value) ? null : value;
+}
+
+function latenessAt(results: TargetResults | null, keys: number | null): LatenessResult | undefined {
+  return results?.lateness.find((l) => l.unrelatedKeys === keys);
+}
+
+function missedNote(service: LatenessResult | undefined, baseline: LatenessResult | undefined): string {
+  const parts: string[] = [];
+  if (service && service.missed > 0) parts.push(`service missed ${service.missed}/${service.devices} (counted at ${service.capMs / 1000} s)`);
+  if (baseline && baseline.missed > 0) parts.push(`baseline missed ${baseline.missed}/${baseline.devices} (counted at ${baseline.capMs / 1000} s)`);
+  return parts.join('; ');
+}
+
+/**
+ * Builds the printed figures. `met` compares against issue 6's targets: ratios for
+ * throughput, latency and memory, absolute values for lateness and Redis round trips.
+ */
+export function buildFigures(service: TargetResults | null, baseline: TargetResults | null, latenessKeys: Array<number | null>): FigureRow[] {
+  const rows: FigureRow[] = [];
+  const push = (row: Omit<FigureRow, 'ratio'> & { ratio?: number | null }): void => {
+    rows.push({ ...row, ratio: row.ratio === undefined ? ratioOf(row.service, row.baseline) : row.ratio });
+  };
+
+  const sBest = service?.fanout?.best?.deliveredEventsPerSec ?? null;
+  const bBest = baseline?.fanout?.best?.deliveredEventsPerSec ?? null;
+  const throughputRatio = ratioOf(sBest, bBest);
+  push({
+    figure: 'Fan-out: delivered events/s at the last step with p99 <= 250 ms',
+    unit: 'ev/s',
+    service: sBest,
+    baseline: bBest,
+    target: '>= 0.5x baseline (aim 0.7x)',
+    met: throughputRatio === null ? null : throughputRatio >= 0.5,
+    note: [service?.fanout?.stopReason ? `service stopped: ${service.fanout.stopReason}` : '', baseline?.fanout?.stopReason ? `baseline stopped: ${baseline.fanout.stopReason}` : '']
+      .filter(Boolean)
+      .join('; '),
+  });
+
+  // Both at half the service's best rate when the service was measured (equal load);
+  // the baseline's latency at half its own best rate stays in the JSON and the note.
+  const sHalf = service?.fanout?.halfLoad ?? null;
+  const bOwnHalf = baseline?.fanout?.halfLoad ?? null;
+  const bHalf = baseline?.fanout?.matchedLoad ?? bOwnHalf;
+  const halfNoteText = [
+    sHalf ? `service at ${Math.round(sHalf.offeredEventsPerSec)} ev/s (half its best)` : '',
+    bHalf ? `baseline at ${Math.round(bHalf.offeredEventsPerSec)} ev/s` : '',
+    bOwnHalf && bOwnHalf !== bHalf
+      ? `baseline at half its own best (${Math.round(bOwnHalf.offeredEventsPerSec)} ev/s): p50 ${bOwnHalf.latency.p50Ms.toFixed(1)} ms, p99 ${bOwnHalf.latency.p99Ms.toFixed(1)} ms`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  push({
+    figure: 'Half load (half the service best rate): p50 latency',
+    unit: 'ms',
+    service: finite(sHalf?.latency.p50Ms),
+    baseline: finite(bHalf?.latency.p50Ms),
+    target: '',
+    met: null,
+    note: halfNoteText,
+  });
+  const p99Ratio = ratioOf(finite(sHalf?.latency.p99Ms), finite(bHalf?.latency.p99Ms));
+  push({
+    figure: 'Half load (half the service best rate): p99 latency',
+    unit: 'ms',
+    service: finite(sHalf?.latency.p99Ms),
+    baseline: finite(bHalf?.latency.p99Ms),
+    target: '<= 1.5x baseline',
+    met: p99Ratio === null ? null : p99Ratio <= 1.5,
+    note: halfNoteText,
+  });
+
+  const sMem = finite(service?.memory?.perSubscriberKiB);
+  const bMem = finite(baseline?.memory?.perSubscriberKiB);
+  const memRatio = ratioOf(sMem, bMem);
+  push({
+    figure: 'RSS per idle subscriber (connection + presenceChanged)',
+    unit: 'KiB',
+    service: sMem,
+    baseline: bMem,
+    target: '<= 3x baseline (aim 2x)',
+    met: memRatio === null ? null : memRatio <= 3,
+    note: [
+      service?.memory ? `service ${service.memory.ready}/${service.memory.subscribers} subscribers ready` : '',
+      baseline?.memory ? `baseline ${baseline.memory.ready}/${baseline.memory.subscribers} ready` : '',
+    ]
+      .filter(Boolean)
+      .join(', '),
+  });
+
+  for (const keys of latenessKeys) {
+    const s = latenessAt(service, keys);
+    const b = latenessAt(baseline, keys);
+    const label = keys === null ? 'in-process (memory backend)' : `${keys.toLocaleString('en-US')} unrelated keys`;
+    const note = missedNote(s, b);
+    push({ figure: `Offline lateness p50, ${label}`, unit: 'ms', service: finite(s?.lateness.p50Ms), baseline: finite(b?.lateness.p50Ms), target: '', met: null, note });
+    const sP99 = finite(s?.lateness.p99Ms);
+    push({
+      figure: `Offline lateness p99, ${label}`,
+      unit: 'ms',
+      service: sP99,
+      baseline: finite(b?.lateness.p99Ms),
+      target: keys === 1_000_000 || keys === null ? '< 1000 ms (aim < 250)' : '',
+      met: keys === 1_000_000 || keys === null ? (sP99 === null ? null : sP99 < 1000 && (s?.missed ?? 1) === 0) : null,
+      note,
+    });
+    push({ figure: `Offline lateness max, ${label}`, unit: 'ms', service: finite(s?.lateness.maxMs), baseline: finite(b?.lateness.maxMs), target: '', met: null, note });
+  }
+
+  const sRedis = service?.heartbeat?.redis ?? null;
+  const bRedis = baseline?.heartbeat?.redis ?? null;
+  if (sRedis !== null || bRedis !== null) {
+    const perCommand = (breakdown: Record<string, number>, digits = 2): string =>
+      Object.entries(breakdown)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([k, v]) => `${k} ${v.toFixed(digits)}`)
+        .join(', ');
+    push({
+      figure: 'Redis commands per heartbeat (commandstats, incl. inside scripts)',
+      unit: 'cmd',
+      service: finite(sRedis?.commandsPerHeartbeat),
+      baseline: finite(bRedis?.commandsPerHeartbeat),
+      target: '',
+      met: null,
+      note: sRedis ? `service: ${perCommand(sRedis.breakdownPerHeartbeat)}` : '',
+    });
+    push({
+      figure: 'Redis commands sent per heartbeat (MONITOR, scripts count once)',
+      unit: 'cmd',
+      service: finite(sRedis?.topLevelCommandsPerHeartbeat),
+      baseline: finite(bRedis?.topLevelCommandsPerHeartbeat),
+      target: '',
+      met: null,
+      note: sRedis ? `service: ${perCommand(sRedis.topLevelBreakdownPerHeartbeat)}` : '',
+    });
+    const sTrips = finite(sRedis?.roundTripsPerHeartbeat);
+    push({
+      figure: 'Redis round trips per heartbeat (counting proxy, one beat at a time)',
+      unit: 'trips',
+      service: sTrips,
+      baseline: finite(bRedis?.roundTripsPerHeartbeat),
+      target: '<= 2',
+      met: sTrips === null ? null : sTrips <= 2.1,
+      note: sRedis
+        ? `service probe, ${sRedis.roundTripProbeHeartbeats} heartbeats, round trips by shape: ${perCommand(sRedis.roundTripShapesPerHeartbeat)}`
+        : '',
+    });
+    const idleNote = (r: RedisCostResult | null, who: string): string =>
+      r
+        ? `${who} idle with ${r.deviceSockets} device sockets: ${r.idleWithDevices.commandsPerSecond.toFixed(1)} cmd/s (${perCommand(r.idleWithDevices.breakdownPerSecond, 1)})` +
+          (r.idleWithoutDevices ? `; without device sockets ${r.idleWithoutDevices.commandsPerSecond.toFixed(1)} cmd/s` : '')
+        : '';
+    const sMarginal = finite(sRedis?.marginalCommandsPerDeviceSocketPerMinute);
+    push({
+      figure: 'Idle Redis commands per device socket per minute (with minus without sockets)',
+      unit: 'cmd',
+      service: sMarginal,
+      baseline: finite(bRedis?.marginalCommandsPerDeviceSocketPerMinute),
+      target: '<= 1 per socket per 25 s refresh (2.4/min)',
+      met: sMarginal === null ? null : sMarginal <= 2.4,
+      note: [idleNote(sRedis, 'service'), idleNote(bRedis, 'baseline')].filter(Boolean).join('; '),
+    });
+  }
+
+  push({
+    figure: 'Heartbeats/s over HTTP (closed loop)',
+    unit: 'req/s',
+    service: finite(service?.heartbeat?.heartbeatsPerSec),
+    baseline: finite(baseline?.heartbeat?.heartbeatsPerSec),
+    target: '',
+    met: null,
+    note:
+      service?.heartbeat || baseline?.heartbeat
+        ? `${service?.heartbeat?.concurrency ?? baseline?.heartbeat?.concurrency ?? 0} in flight; p99 service ${finite(service?.heartbeat?.latency.p99Ms)?.toFixed(1) ?? 'n/a'} ms, baseline ${finite(baseline?.heartbeat?.latency.p99Ms)?.toFixed(1) ?? 'n/a'} ms`
+        : '',
+  });
+  return rows;
+}

@@ -1,0 +1,182 @@
+/** The shape of `bench/results/<date>-<backend>.json`. */
+import type { MachineInfo } from '../infra/machine';
+import type { LatencySummary } from '../load/histogram';
+import type { Backend, TargetKind } from '../targets';
+
+/** One load step: a fixed offered rate for a fixed time, then a bounded drain. */
+export interface StepResult {
+  step: number;
+  label: 'warmup' | 'step' | 'half-load' | 'matched-load';
+  offeredEventsPerSec: number;
+  publishesPerSec: number;
+  durationMs: number;
+  sent: number;
+  expected: number;
+  received: number;
+  deliveredRatio: number;
+  /** Events received for this step divided by the send window. */
+  deliveredEventsPerSec: number;
+  latency: LatencySummary;
+  /** CPU of the measured process over send window + drain, in % of one core. */
+  targetCpuPercent: number;
+  /** CPU of all load workers together, in % of one core. */
+  clientCpuPercent: number;
+  /** CPU of the bench's redis-server (redis backend), in % of one core. */
+  redisCpuPercent: number;
+  /** Everything else on the machine (other users' work, the orchestrator), in % of one core. */
+  otherCpuPercent: number;
+  maxSendLagMs: number;
+  mutationErrors: number;
+  unexpectedCloses: number;
+  passed: boolean;
+  errors: string[];
+}
+
+/** Stepped fan-out throughput and the half-load latency step. */
+export interface FanoutResult {
+  subscribers: number;
+  publishers: number;
+  contactsPerUser: number;
+  steps: StepResult[];
+  best: StepResult | null;
+  /** At half of this target's own best rate. */
+  halfLoad: StepResult | null;
+  /** At half of the *service's* best rate (baseline only), so both latencies share one load. */
+  matchedLoad: StepResult | null;
+  stopReason: string;
+}
+
+/** Idle memory: RSS before and after S subscribers connected and subscribed. */
+export interface MemoryResult {
+  subscribers: number;
+  ready: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  perSubscriberKiB: number;
+  connectSeconds: number;
+  /** Both RSS reads followed a full GC forced through the inspector. */
+  afterFullGc: boolean;
+}
+
+/** Offline-detection lateness for one unrelated-key population. */
+export interface LatenessResult {
+  /** Unrelated long-TTL keys in the same Redis; null for the memory backend. */
+  unrelatedKeys: number | null;
+  devices: number;
+  ttlSeconds: number;
+  detected: number;
+  /** Devices whose EXPIRED did not arrive within the cap (counted at the cap in the summary). */
+  missed: number;
+  capMs: number;
+  lateness: LatencySummary;
+  /** Smallest receipt − deadline seen (negative: EXPIRED arrived before the deadline). */
+  earliestMs: number | null;
+  heartbeatFailures: number;
+}
+
+/** Redis traffic of an idle target over a quiet window. */
+export interface IdleRedisResult {
+  /** All commands per second (commandstats, includes commands inside scripts). */
+  commandsPerSecond: number;
+  /** Commands clients sent per second (MONITOR). */
+  topLevelPerSecond: number;
+  /** commandstats per command, per second. */
+  breakdownPerSecond: Record<string, number>;
+}
+
+/** Redis traffic caused by heartbeats and by idle device sockets. */
+export interface RedisCostResult {
+  /** All commands per heartbeat (INFO commandstats, includes commands run inside scripts). */
+  commandsPerHeartbeat: number;
+  /** Commands the client sent per heartbeat (MONITOR, excluding script-internal calls): an upper bound on round trips. */
+  topLevelCommandsPerHeartbeat: number;
+  /** Per-command breakdown per heartbeat (commandstats). */
+  breakdownPerHeartbeat: Record<string, number>;
+  /** Top-level commands per heartbeat by name (MONITOR). */
+  topLevelBreakdownPerHeartbeat: Record<string, number>;
+  measuredHeartbeats: number;
+  /**
+   * Round trips per heartbeat, counted by a proxy in front of Redis for a separate probe
+   * process that receives one heartbeat at a time (idle traffic subtracted). Null if the probe failed.
+   */
+  roundTripsPerHeartbeat: number | null;
+  roundTripProbeHeartbeats: number;
+  /** Round trips per heartbeat by shape (the commands pipelined into each, joined with `+`). */
+  roundTripShapesPerHeartbeat: Record<string, number>;
+  /** Idle traffic with subscribers connected but no device sockets (null if not measured). */
+  idleWithoutDevices: IdleRedisResult | null;
+  /** Idle traffic with `deviceSockets` device sockets open as well. */
+  idleWithDevices: IdleRedisResult;
+  deviceSockets: number;
+  /** (idleWithDevices − idleWithoutDevices) per device socket per minute; null without both windows. */
+  marginalCommandsPerDeviceSocketPerMinute: number | null;
+}
+
+/** HTTP heartbeat throughput (closed loop). */
+export interface HeartbeatResult {
+  heartbeatsPerSec: number;
+  ok: number;
+  failed: number;
+  concurrency: number;
+  latency: LatencySummary;
+  redis: RedisCostResult | null;
+  errors: string[];
+}
+
+/** A function's share of the profile. */
+export interface ProfileEntry {
+  name: string;
+  selfMs: number;
+  percent: number;
+}
+
+/** A CPU profile boiled down to where the time went. */
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  byFunction: ProfileEntry[];
+  byModule: ProfileEntry[];
+}
+
+/** Everything measured for one target. */
+export interface TargetResults {
+  kind: TargetKind;
+  fanout: FanoutResult | null;
+  memory: MemoryResult | null;
+  lateness: LatenessResult[];
+  heartbeat: HeartbeatResult | null;
+  profile: ProfileSummary | null;
+  errors: string[];
+}
+
+/** One printed figure with its baseline twin. */
+export interface FigureRow {
+  figure: string;
+  unit: string;
+  service: number | null;
+  baseline: number | null;
+  /** service / baseline. */
+  ratio: number | null;
+  target: string;
+  /** null when there is no target or the figure is missing. */
+  met: boolean | null;
+  note: string;
+}
+
+/** The whole JSON file. */
+export interface BenchResults {
+  meta: {
+    startedAt: string;
+    finishedAt: string;
+    durationSeconds: number;
+    backend: Backend;
+    subscribers: number;
+    /** 1, 5 and 15 minute load averages when the run started (other work on the machine). */
+    loadAverageAtStart: number[];
+    options: Record<string, string | number | boolean>;
+    machine: MachineInfo;
+  };
+  figures: FigureRow[];
+  service: TargetResults | null;
+  baseline: TargetResults | null;
+}
