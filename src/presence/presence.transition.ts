@@ -385,9 +385,10 @@ function makeEvent(userId: string, prev: StoredView, next: StoredView, offlineRe
 }
 
 /** A view frozen at this moment from what the viewer saw: offline views stay exactly as they are. */
-function freezeFrom(seen: StoredView, state: UserState, now: number): StoredView {
+function freezeFrom(seen: StoredView, now: number): StoredView {
   if (seen.status === 'OFFLINE') return { ...seen };
-  return { ...offlineFrom(seen, state.lastSeenAt, now), version: nextVersion(seen.version, now) };
+  // Seen online until this moment, exactly like a disconnect now.
+  return { ...offlineFrom(seen, now, now), version: nextVersion(seen.version, now) };
 }
 
 /**
@@ -473,7 +474,7 @@ function applyRelationViews(
     if (existing) existing.blocked = true;
     else {
       const seen = classify(before, other, relation) === 'frozen' ? before.blockFreezes[other].view : next.contact;
-      next.blockFreezes[other] = { view: freezeFrom(seen, next, now), blocked: true };
+      next.blockFreezes[other] = { view: freezeFrom(seen, now), blocked: true };
     }
   } else if (!after.contact) {
     delete next.blockFreezes[other];
