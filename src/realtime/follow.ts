@@ -1,11 +1,23 @@
 /** The presenceChanged subscribe function: validates, starts a Follower, adapts it to an AsyncIterable. */
 import { Context, viewerOrThrow } from '../context';
 import { PresenceEvent } from '../presence/presence.type';
-import { Fanout, Follower } from './fanout';
+import { DeliveredEvent, Fanout, Follower } from './fanout';
 
 export interface FollowArgs {
   userIds?: string[] | null;
   initial: boolean;
+}
+
+/**
+ * One GraphQL event object per fan-out event: receivers of the same view class share it,
+ * which lets the shared executor run each operation once per event.
+ */
+const shared = new WeakMap<object, PresenceEvent>();
+
+function toGraphQLEvent(delivered: DeliveredEvent): PresenceEvent {
+  let event = shared.get(delivered.event);
+  if (!event) shared.set(delivered.event, (event = PresenceEvent.from(delivered.event, delivered.at)));
+  return event;
 }
 
 /** Starts following for the context's viewer; resolves once the snapshot is queued. */
@@ -20,7 +32,7 @@ export async function followPresence(ctx: Context & { fanout?: Fanout }, args: F
     [Symbol.asyncIterator]: () => ({
       next: async () => {
         const r = await follower.next();
-        return r.done ? { value: undefined, done: true } : { value: PresenceEvent.from(r.value.event, r.value.at), done: false };
+        return r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value), done: false };
       },
       return: async () => {
         await follower.close();

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, GraphQLSchema, parse, specifiedRules, validate, getOperationAST, ExecutionResult } from 'graphql';
+import { DocumentNode, GraphQLError, GraphQLSchema, parse, specifiedRules, validate, getOperationAST, ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, WebSocket } from 'ws';
@@ -21,6 +21,7 @@ import { PresenceService } from '../presence/presence.service';
 import { DeviceType } from '../presence/presence.type';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
+import { createDocumentCache, createSharedSubscribe } from './shared-execution';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
@@ -80,6 +81,8 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   const { config, service, fanout, registry, metrics, logger, schema } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   const sockets = new WeakMap<WebSocket, SocketState>();
+  const parseCached = createDocumentCache(parse);
+  const validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '').split('?')[0];
@@ -102,6 +105,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   const disposable = useServer(
     {
       schema,
+      subscribe: createSharedSubscribe(),
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         let viewer: Viewer;
@@ -126,13 +130,14 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         if (active >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
-        let document;
+        let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parseCached(payload.query);
         } catch (error) {
           return [new GraphQLError(error instanceof Error ? error.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
-        const errors = validate(schema, document, [...specifiedRules, ...limitRules]);
+        let errors = validated.get(document);
+        if (!errors) validated.set(document, (errors = validate(schema, document, [...specifiedRules, ...limitRules])));
         if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
         if (!getOperationAST(document, payload.operationName)) {
           return [new GraphQLError('Unknown operation', { extensions: { code: 'BAD_USER_INPUT' } })];
