@@ -111,6 +111,22 @@ describe('many nodes on one Redis', () => {
     expect(sub.events[sub.events.length - 1].presence.version).toBe(final.data!.presence.version);
   });
 
+  it('SIGTERM drains a node: its socket devices take the grace path and end DISCONNECTED', async () => {
+    const leaving = await spawnNode({ ...ENV, REDIS_URL: redis.url });
+    extraNodes.push(leaving);
+    const user = `term-${Date.now()}`;
+    await link(user, 'term-viewer');
+    const sub = await watch(nodes[0], 'term-viewer', [user]);
+    const device = await wsClient(leaving.wsUrl, user, { device: { id: 'tab', type: 'WEB' } }, { retryAttempts: 0 });
+    handles.push(device);
+    await sub.waitFor((e) => count(e, 'CONNECTED') === 1);
+    await leaving.stop();
+    expect(leaving.proc.exitCode).toBe(0);
+    await sub.waitFor((e) => count(e, 'DISCONNECTED') === 1, 5000);
+    await sleep(500);
+    expect(sub.events.map((e) => e.reason)).toEqual(['INITIAL', 'CONNECTED', 'DISCONNECTED']);
+  });
+
   it('a node paused past its lease re-asserts its sockets when it resumes', async () => {
     const paused = await spawnNode({ ...ENV, REDIS_URL: redis.url });
     extraNodes.push(paused);
