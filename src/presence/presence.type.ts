@@ -39,13 +39,28 @@ export enum PresenceChangeReason {
   CONTACT_REMOVED = 'CONTACT_REMOVED',
 }
 
-registerEnumType(PresenceStatus, { name: 'PresenceStatus', description: "What a viewer sees of a user's availability." });
+registerEnumType(PresenceStatus, {
+  name: 'PresenceStatus',
+  description: "What a viewer sees of a user's availability.",
+  valuesConfig: { INVISIBLE: { description: 'Shown only to the user themself. Every other viewer sees OFFLINE.' } },
+});
 registerEnumType(StatusPreference, { name: 'StatusPreference', description: 'What a user can choose. ONLINE means: derive it from my devices.' });
 registerEnumType(DeviceType, { name: 'DeviceType' });
 registerEnumType(ActivityType, { name: 'ActivityType' });
 registerEnumType(PresenceChangeReason, {
   name: 'PresenceChangeReason',
   description: 'Why a PresenceEvent was sent, as the receiving viewer is allowed to know it.',
+  valuesConfig: {
+    INITIAL: { description: 'Sent once per user at subscription start when initial: true.' },
+    CONNECTED: { description: 'The user went from OFFLINE to online (first device connected).' },
+    DISCONNECTED: { description: 'The user\'s last device disconnected or signed out (also: went invisible, blocked the viewer).' },
+    EXPIRED: { description: "The user's last device stopped heartbeating and its TTL ran out." },
+    STATUS_CHANGED: { description: 'The visible status changed between ONLINE, AWAY and BUSY.' },
+    PROFILE_CHANGED: { description: 'customStatus or activity changed.' },
+    DEVICES_CHANGED: { description: 'A device joined or left while the user stayed online.' },
+    CONTACT_ADDED: { description: "The user became the viewer's contact: current presence follows." },
+    CONTACT_REMOVED: { description: "The user is no longer the viewer's contact: presence is OFFLINE from now on." },
+  },
 });
 
 const date = (ms: number): Date => new Date(ms);

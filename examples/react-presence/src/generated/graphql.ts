@@ -31,20 +31,30 @@ export type DeviceType =
 
 /** Why a PresenceEvent was sent, as the receiving viewer is allowed to know it. */
 export type PresenceChangeReason =
+  /** The user went from OFFLINE to online (first device connected). */
   | 'CONNECTED'
+  /** The user became the viewer's contact: current presence follows. */
   | 'CONTACT_ADDED'
+  /** The user is no longer the viewer's contact: presence is OFFLINE from now on. */
   | 'CONTACT_REMOVED'
+  /** A device joined or left while the user stayed online. */
   | 'DEVICES_CHANGED'
+  /** The user's last device disconnected or signed out (also: went invisible, blocked the viewer). */
   | 'DISCONNECTED'
+  /** The user's last device stopped heartbeating and its TTL ran out. */
   | 'EXPIRED'
+  /** Sent once per user at subscription start when initial: true. */
   | 'INITIAL'
+  /** customStatus or activity changed. */
   | 'PROFILE_CHANGED'
+  /** The visible status changed between ONLINE, AWAY and BUSY. */
   | 'STATUS_CHANGED';
 
 /** What a viewer sees of a user's availability. */
 export type PresenceStatus =
   | 'AWAY'
   | 'BUSY'
+  /** Shown only to the user themself. Every other viewer sees OFFLINE. */
   | 'INVISIBLE'
   | 'OFFLINE'
   | 'ONLINE';
