@@ -5,7 +5,7 @@ import path from 'node:path';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 function start(env: Record<string, string>) {
-  const { PRESENCE_JWT_SECRET: _s, NODE_ENV: _n, REDIS_URL: _r, ...base } = process.env;
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['PRESENCE_JWT_SECRET', 'NODE_ENV', 'REDIS_URL'].includes(k)));
   return spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'index.ts')], {
     cwd: ROOT,
     env: { ...base, ...env },
