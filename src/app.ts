@@ -79,7 +79,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const limiter = createMutationLimiter(config.rateLimitPerMinute, redis?.client ?? null, config.redisKeyPrefix);
   const service = new PresenceService(store, config, limiter, clock);
   const fanout = new Fanout(store, pubsub, clock);
-  fanout.events.on('delivered', (n: number) => metrics.eventsDelivered.inc(n));
+  let deliveredReported = 0;
   const registry = new ConnectionRegistry(store, config, options.nodeId);
   const sweeper = new Sweeper(store, clock);
   sweeper.events.on('expired', (lateMs: number) => metrics.expiryLateness.observe(Math.max(0, lateMs) / 1000));
@@ -127,6 +127,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   web.get('/metrics', async (_req, res) => {
     metrics.subscriptions.set(fanout.followerCount());
     metrics.channels.set(pubsub.channelCount());
+    metrics.eventsDelivered.inc(fanout.delivered - deliveredReported);
+    deliveredReported = fanout.delivered;
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });

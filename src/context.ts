@@ -33,10 +33,17 @@ export async function buildContext(service: PresenceService, secret: string, aut
 }
 
 export function contextFor(service: PresenceService, viewer: Viewer | null, authError: UnauthenticatedError | null = null): Context {
-  const presenceLoader = viewer
-    ? new DataLoader<string, PresenceView>(async (ids) => (await service.views(viewer, ids)).map((s) => s.view))
-    : null;
-  return { viewer, authError, presenceLoader, service };
+  // Created on first use: a long-lived subscription context never needs one.
+  let loader: DataLoader<string, PresenceView> | null = null;
+  return {
+    viewer,
+    authError,
+    service,
+    get presenceLoader() {
+      if (!loader && viewer) loader = new DataLoader<string, PresenceView>(async (ids) => (await service.views(viewer, ids)).map((s) => s.view));
+      return loader;
+    },
+  };
 }
 
 export function viewerOrThrow(ctx: Context): Viewer {

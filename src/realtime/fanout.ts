@@ -8,7 +8,6 @@
  * apply buffered messages newer than the snapshot. A sequence gap, or a pub/sub
  * reconnect, makes the follower re-read that user and emit what it missed.
  */
-import { EventEmitter } from 'node:events';
 import { Clock } from '../clock';
 import { PresenceChangeReason, PresenceMessage, PresenceStatus, PresenceView, ViewClass, ViewEvent, strangerView } from '../presence/presence.model';
 import { PresenceStore, ViewSnapshot } from '../presence/presence.store';
@@ -29,8 +28,8 @@ interface FeedEntry {
 export class Fanout {
   private readonly feeds = new Map<string, FeedEntry>();
   private readonly followers = new Set<Follower>();
-  /** Emits 'delivered' (count) for metrics. */
-  readonly events = new EventEmitter();
+  /** Events handed to subscribers so far (read by /metrics; a plain counter keeps the hot path cheap). */
+  delivered = 0;
 
   constructor(
     readonly store: PresenceStore,
@@ -298,7 +297,7 @@ export class Follower {
 
   private push(delivered: DeliveredEvent): void {
     if (this.closed) return;
-    this.fanout.events.emit('delivered', 1);
+    this.fanout.delivered++;
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = null;

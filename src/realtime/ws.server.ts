@@ -147,7 +147,8 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: { ...contextFor(service, state.viewer), fanout },
+          // Object.assign keeps contextFor's lazy loader getter (a spread would run it).
+          contextValue: Object.assign(contextFor(service, state.viewer), { fanout }),
         };
       },
       onOperation: (_ctx, _id, _payload, _args, result) => {

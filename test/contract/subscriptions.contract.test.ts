@@ -265,6 +265,18 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
     await subs[0].waitForCount(2);
   });
 
+  it('reports connections, subscriptions and delivered events on /metrics, and health on /healthz and /readyz', async () => {
+    const user = uid('metrics');
+    await watch(user, [user], 1);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/presence_ws_connections [1-9]/);
+    expect(text).toMatch(/presence_subscriptions [1-9]/);
+    expect(text).toMatch(/presence_events_delivered_total [1-9]/);
+    expect(text).toContain('presence_expiry_lateness_seconds_bucket');
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+
   it('closes the socket with 1009 when a message exceeds 64 KiB', async () => {
     const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     await new Promise((r) => ws.once('open', r));
