@@ -42,6 +42,11 @@ export class PresenceService {
     return viewOfClass(result.state, 'self', result.state.userId, this.clock.now());
   }
 
+  /** The viewer's mutation budget as a store gate: spent before anything is committed. */
+  private budget(viewer: Viewer): () => Promise<void> {
+    return () => this.limiter.consume(viewer.userId);
+  }
+
   /** Validates a device input and fills in its defaults. */
   deviceParams(device: Partial<DeviceParams> | null | undefined): DeviceParams {
     const params: DeviceParams = { id: device?.id ?? 'default', type: device?.type ?? 'WEB', idle: device?.idle ?? false };
@@ -51,13 +56,11 @@ export class PresenceService {
 
   async heartbeat(viewer: Viewer, device: Partial<DeviceParams> | null | undefined): Promise<HeartbeatOutcome> {
     const params = this.deviceParams(device);
-    await this.limiter.consume(viewer.userId);
-    const result = await this.store.apply(viewer.userId, {
-      kind: 'heartbeat',
-      device: params,
-      ttlMs: this.config.ttlSeconds * 1000,
-      maxDevices: this.config.maxDevices,
-    });
+    const result = await this.store.apply(
+      viewer.userId,
+      { kind: 'heartbeat', device: params, ttlMs: this.config.ttlSeconds * 1000, maxDevices: this.config.maxDevices },
+      this.budget(viewer),
+    );
     return {
       presence: this.selfView(result),
       ttlSeconds: this.config.ttlSeconds,
@@ -72,14 +75,12 @@ export class PresenceService {
       if (change.activity.name.length === 0) throw new BadUserInputError('activity.name must not be empty', 'activity.name');
       assertUrl(change.activity.url, 'activity.url');
     }
-    await this.limiter.consume(viewer.userId);
-    return this.selfView(await this.store.apply(viewer.userId, { kind: 'setStatus', change }));
+    return this.selfView(await this.store.apply(viewer.userId, { kind: 'setStatus', change }, this.budget(viewer)));
   }
 
   async goOffline(viewer: Viewer, deviceId: string | null | undefined): Promise<PresenceView> {
     if (deviceId !== null && deviceId !== undefined) assertId(deviceId, 'deviceId');
-    await this.limiter.consume(viewer.userId);
-    return this.selfView(await this.store.apply(viewer.userId, { kind: 'goOffline', deviceId: deviceId ?? null }));
+    return this.selfView(await this.store.apply(viewer.userId, { kind: 'goOffline', deviceId: deviceId ?? null }, this.budget(viewer)));
   }
 
   /** The viewer blocks `userId`: written on the viewer's slot, then on the blocked user's. */

@@ -32,8 +32,12 @@ export interface PresenceStore {
   readonly backend: 'memory' | 'redis';
   /** Emits 'published' once per message this node committed. */
   readonly events: EventEmitter;
-  /** Applies one command to one user as one atomic step, publishing its message. */
-  apply(userId: string, command: PresenceCommand): Promise<TransitionResult>;
+  /**
+   * Applies one command to one user as one atomic step, publishing its message.
+   * `gate` (a rate-limit check) must pass before anything is committed; the Redis store
+   * starts it in the same tick as its read so both share one round trip.
+   */
+  apply(userId: string, command: PresenceCommand, gate?: () => Promise<void>): Promise<TransitionResult>;
   /** Reads raw states (missing users come back as never-online). One batched call. */
   readStates(userIds: readonly string[]): Promise<UserState[]>;
   /** What `viewerId` sees of each user, in order. One batched call. */
@@ -42,16 +46,14 @@ export interface PresenceStore {
   /** Users that `userId` has blocked. */
   blocksOf(userId: string): Promise<string[]>;
   onlineUsers(first: number, after: string | null): Promise<OnlinePage>;
-  /** Due device deadlines up to `now`, at most `limit`, from bucket `bucket`. */
-  dueEntries(bucket: number, now: number, limit: number): Promise<DueEntry[]>;
+  /** Due device deadlines up to `now`, at most `limit` per bucket, from every bucket in one call. */
+  dueEntries(now: number, limit: number): Promise<DueEntry[]>;
   /** Moves a due entry to `deadline`, or removes it (null), only if it still holds `entry.deadline`. */
   rescheduleDue(entry: DueEntry, deadline: number | null): Promise<void>;
   /** Devices holding a connection token of `nodeId` ("userId|deviceId"). */
   nodeDevices(nodeId: string): Promise<Array<{ userId: string; deviceId: string }>>;
   addNodeDevice(nodeId: string, userId: string, deviceId: string): Promise<void>;
   removeNodeDevice(nodeId: string, userId: string, deviceId: string): Promise<void>;
-  /** Number of due buckets the sweeper walks. */
-  readonly dueBuckets: number;
   /** True while the backing store answers. */
   isReady(): boolean;
   close(): Promise<void>;

@@ -13,7 +13,6 @@ const DUE_BUCKETS = 16;
 
 export class MemoryPresenceStore implements PresenceStore {
   readonly backend = 'memory' as const;
-  readonly dueBuckets = DUE_BUCKETS;
   readonly events = new EventEmitter();
   private readonly states = new Map<string, UserState>();
   private readonly contacts = new Map<string, Set<string>>();
@@ -46,7 +45,8 @@ export class MemoryPresenceStore implements PresenceStore {
     };
   }
 
-  async apply(userId: string, command: PresenceCommand): Promise<TransitionResult> {
+  async apply(userId: string, command: PresenceCommand, gate?: () => Promise<void>): Promise<TransitionResult> {
+    if (gate) await gate();
     const now = this.clock.now();
     const deviceId = deviceIdOf(command);
     const due = deadlineBeforeCommit(command, now);
@@ -117,11 +117,17 @@ export class MemoryPresenceStore implements PresenceStore {
     bucket.set(key, { ...entry, deadline });
   }
 
-  async dueEntries(bucket: number, now: number, limit: number): Promise<DueEntry[]> {
+  async dueEntries(now: number, limit: number): Promise<DueEntry[]> {
     const out: DueEntry[] = [];
-    for (const entry of this.due[bucket].values()) {
-      if (entry.deadline <= now) out.push({ ...entry });
-      if (out.length >= limit) break;
+    for (const bucket of this.due) {
+      let taken = 0;
+      for (const entry of bucket.values()) {
+        if (taken >= limit) break;
+        if (entry.deadline <= now) {
+          out.push({ ...entry });
+          taken++;
+        }
+      }
     }
     return out;
   }

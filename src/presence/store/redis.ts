@@ -27,7 +27,8 @@ import { PresenceCommand, TransitionResult, transition, viewFor } from '../prese
 import { COMMIT_USER, READ_USER, RESCHEDULE_DUE } from '../../redis/scripts';
 import { splitMember } from './memory';
 
-const DUE_BUCKETS = 64;
+/** Buckets spread the due index over slots (Cluster); the sweeper reads them all in one pipeline. */
+const DUE_BUCKETS = 16;
 const MAX_ATTEMPTS = 100;
 
 type ReadReply = [string | null, string, number?, number?, number?];
@@ -40,6 +41,7 @@ interface ScriptCommands {
 type ScriptedRedis = Redis & ScriptCommands;
 type ScriptedPipeline = ChainableCommander & {
   presenceRead(state: string, contacts: string, blocks: string, blockedBy: string, other: string): ChainableCommander;
+  presenceCommit(...args: string[]): ChainableCommander;
   presenceReschedule(due: string, member: string, expected: string, next: string): ChainableCommander;
 };
 
@@ -112,7 +114,6 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
 
 export class RedisPresenceStore implements PresenceStore {
   readonly backend = 'redis' as const;
-  readonly dueBuckets = DUE_BUCKETS;
   readonly events = new EventEmitter();
   readonly keys: PresenceKeys;
   private readonly redis: ScriptedRedis;
@@ -130,24 +131,19 @@ export class RedisPresenceStore implements PresenceStore {
     return [this.keys.state(u), this.keys.user(u, 'contacts'), this.keys.user(u, 'blocks'), this.keys.user(u, 'blockedby'), other];
   }
 
-  async apply(userId: string, command: PresenceCommand): Promise<TransitionResult> {
+  async apply(userId: string, command: PresenceCommand, gate?: () => Promise<void>): Promise<TransitionResult> {
     return guard(async () => {
       const deviceId = deviceIdOf(command);
       const other = relationOtherOf(command);
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const now = this.clock.now();
-        const due = deadlineBeforeCommit(command, now);
-        // The due entry goes in before the state that it indexes (same round trip as the read).
-        const pipeline = this.redis.pipeline() as ScriptedPipeline;
-        if (deviceId !== null && due !== null) {
-          const key = this.keys.due(dueBucketOf(userId, DUE_BUCKETS));
-          if (due.onlyLater) pipeline.zadd(key, 'GT', due.deadline, `${userId}|${deviceId}`);
-          else pipeline.zadd(key, due.deadline, `${userId}|${deviceId}`);
-        }
-        pipeline.presenceRead(...this.readArgs(userId, other ?? ''));
-        const replies = (await pipeline.exec()) ?? [];
-        for (const [err] of replies) if (err) throw err;
-        const reply = replies[replies.length - 1][1] as ReadReply;
+        // Round trip 1: the gate (rate limit) and the read go out together.
+        const read = this.redis.pipeline() as ScriptedPipeline;
+        read.presenceRead(...this.readArgs(userId, other ?? ''));
+        const [, readReplies] = await Promise.all([attempt === 0 && gate ? gate() : undefined, read.exec()]);
+        const [readError, readValue] = readReplies?.[0] ?? [new Error('empty pipeline reply'), null];
+        if (readError) throw readError;
+        const reply = readValue as ReadReply;
         const before = parseState(userId, reply[0]);
         if (!before.inc) before.inc = newIncarnation(now);
         const result = transition(before, command, now, other === null ? null : relationOf(reply));
@@ -160,7 +156,17 @@ export class RedisPresenceStore implements PresenceStore {
           else if (device.conns.length === 0 && device.deadline > now) ttlOp = String(device.deadline - now);
           else if (device.conns.length > 0) ttlOp = 'del';
         }
-        const committed = await this.redis.presenceCommit(
+        // Round trip 2: the due entry is written before the state it indexes (same pipeline,
+        // in order), then the compare-and-set commit. A heartbeat only moves the entry later;
+        // a closed socket may move it earlier. An entry left by a lost race is harmless.
+        const commit = this.redis.pipeline() as ScriptedPipeline;
+        const due = deadlineBeforeCommit(command, now);
+        if (device && due !== null && device.conns.length === 0) {
+          const key = this.keys.due(dueBucketOf(userId, DUE_BUCKETS));
+          if (due.onlyLater) commit.zadd(key, 'GT', device.deadline, `${userId}|${deviceId}`);
+          else commit.zadd(key, device.deadline, `${userId}|${deviceId}`);
+        }
+        commit.presenceCommit(
           ...this.readArgs(userId, '').slice(0, 4),
           this.keys.user(userId, 'online'),
           this.keys.ttl(userId, deviceId ?? ''),
@@ -175,6 +181,9 @@ export class RedisPresenceStore implements PresenceStore {
           Object.keys(result.state.devices).length > 0 ? '1' : '0',
           ttlOp,
         );
+        const commitReplies = (await commit.exec()) ?? [];
+        for (const [err] of commitReplies) if (err) throw err;
+        const committed = commitReplies[commitReplies.length - 1]?.[1];
         if (committed !== 1) {
           if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
           continue;
@@ -266,10 +275,16 @@ export class RedisPresenceStore implements PresenceStore {
     });
   }
 
-  async dueEntries(bucket: number, now: number, limit: number): Promise<DueEntry[]> {
-    const flat = await this.redis.zrangebyscore(this.keys.due(bucket), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+  /** One pipeline over every bucket: one round trip per sweep whatever the bucket count. */
+  async dueEntries(now: number, limit: number): Promise<DueEntry[]> {
+    const pipeline = this.redis.pipeline();
+    for (let bucket = 0; bucket < DUE_BUCKETS; bucket++) pipeline.zrangebyscore(this.keys.due(bucket), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
     const out: DueEntry[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ ...splitMember(flat[i]), deadline: Number(flat[i + 1]) });
+    for (const [err, value] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      const flat = value as string[];
+      for (let i = 0; i < flat.length; i += 2) out.push({ ...splitMember(flat[i]), deadline: Number(flat[i + 1]) });
+    }
     return out;
   }
 
