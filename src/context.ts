@@ -32,18 +32,30 @@ export async function buildContext(service: PresenceService, secret: string, aut
   return contextFor(service, viewer, authError);
 }
 
-export function contextFor(service: PresenceService, viewer: Viewer | null, authError: UnauthenticatedError | null = null): Context {
-  // Created on first use: a long-lived subscription context never needs one.
-  let loader: DataLoader<string, PresenceView> | null = null;
-  return {
-    viewer,
-    authError,
-    service,
-    get presenceLoader() {
-      if (!loader && viewer) loader = new DataLoader<string, PresenceView>(async (ids) => (await service.views(viewer, ids)).map((s) => s.view));
-      return loader;
-    },
-  };
+/**
+ * A class rather than an object literal with a getter: one hidden class for every
+ * context, so a node holding thousands of subscription contexts keeps them compact.
+ */
+class OperationContext implements Context {
+  private loader: DataLoader<string, PresenceView> | null = null;
+
+  constructor(
+    readonly service: PresenceService,
+    readonly viewer: Viewer | null,
+    readonly authError: UnauthenticatedError | null,
+    readonly fanout: Fanout | undefined,
+  ) {}
+
+  /** Created on first use: a long-lived subscription context never needs one. */
+  get presenceLoader(): DataLoader<string, PresenceView> | null {
+    const viewer = this.viewer;
+    if (!this.loader && viewer) this.loader = new DataLoader<string, PresenceView>(async (ids) => (await this.service.views(viewer, ids)).map((s) => s.view));
+    return this.loader;
+  }
+}
+
+export function contextFor(service: PresenceService, viewer: Viewer | null, authError: UnauthenticatedError | null = null, fanout?: Fanout): Context {
+  return new OperationContext(service, viewer, authError, fanout);
 }
 
 export function viewerOrThrow(ctx: Context): Viewer {

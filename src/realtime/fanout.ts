@@ -130,7 +130,8 @@ export class Follower {
   private readonly queue: DeliveredEvent[] = [];
   private waiter: ((r: IteratorResult<DeliveredEvent>) => void) | null = null;
   private closed = false;
-  private readonly pending = new Map<string, Promise<void>>();
+  /** Per-user chains of resyncs/follows in flight; created on first use (most followers never need one). */
+  private pending: Map<string, Promise<void>> | null = null;
 
   constructor(
     private readonly fanout: Fanout,
@@ -281,7 +282,8 @@ export class Follower {
   }
 
   private serialize(key: string, task: () => Promise<void>): void {
-    const previous = this.pending.get(key) ?? Promise.resolve();
+    const pending = (this.pending ??= new Map());
+    const previous = pending.get(key) ?? Promise.resolve();
     const next = previous
       .then(task)
       .catch(() => {
@@ -290,9 +292,9 @@ export class Follower {
         if (state) state.buffer = null;
       })
       .finally(() => {
-        if (this.pending.get(key) === next) this.pending.delete(key);
+        if (pending.get(key) === next) pending.delete(key);
       });
-    this.pending.set(key, next);
+    pending.set(key, next);
   }
 
   private push(delivered: DeliveredEvent): void {

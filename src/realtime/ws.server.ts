@@ -147,8 +147,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          // Object.assign keeps contextFor's lazy loader getter (a spread would run it).
-          contextValue: Object.assign(contextFor(service, state.viewer), { fanout }),
+          contextValue: contextFor(service, state.viewer, null, fanout),
         };
       },
       onOperation: (_ctx, _id, _payload, _args, result) => {
