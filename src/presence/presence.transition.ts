@@ -230,8 +230,25 @@ function tokenOfDeadEpoch(token: string, nodeId: string, maxEpoch: number): bool
   return node === nodeId && Number(epoch) <= maxEpoch;
 }
 
+function cloneView(view: StoredView): StoredView {
+  return { ...view, devices: view.devices.map((d) => ({ ...d })), activity: view.activity ? { ...view.activity } : null };
+}
+
+/** A deep copy of exactly the shape UserState has (structuredClone was a tenth of a transition's time). */
 function cloneState(state: UserState): UserState {
-  return structuredClone(state);
+  const devices: Record<string, DeviceState> = {};
+  for (const [id, d] of Object.entries(state.devices)) devices[id] = { ...d, conns: [...d.conns] };
+  const blockFreezes: Record<string, BlockFreeze> = {};
+  for (const [viewer, f] of Object.entries(state.blockFreezes)) blockFreezes[viewer] = { blocked: f.blocked, view: cloneView(f.view) };
+  return {
+    ...state,
+    activity: state.activity ? { ...state.activity } : null,
+    devices,
+    self: cloneView(state.self),
+    contact: cloneView(state.contact),
+    blockFreezes,
+    ...(state.revoked ? { revoked: [...state.revoked] } : {}),
+  };
 }
 
 function touchDevice(state: UserState, params: DeviceParams, now: number): DeviceState {
