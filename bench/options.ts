@@ -16,6 +16,8 @@ export interface BenchOptions {
   stepFactor: number;
   maxSteps: number;
   p99LimitMs: number;
+  /** A step during which other work used more than this (% of one core) is run again. */
+  disturbedOtherPercent: number;
   expiringDevices: number;
   latenessCapSeconds: number;
   heartbeatSeconds: number;
@@ -42,6 +44,8 @@ const USAGE = `usage: npm run bench -- [options]
   --step-factor X            rate multiplier between steps (default 1.5)
   --max-steps N              (default 16)
   --p99-limit-ms N           a step passes while p99 <= this (default 250)
+  --disturbed-other-percent N   rerun a step (at most twice) when other work on the machine
+                             used more than N % of a core during it (default 30)
   --expiring-devices N       devices in the lateness phase (default 2000)
   --lateness-cap-seconds N   how long to wait for EXPIRED after the last deadline (default 15)
   --heartbeat-seconds N      heartbeat throughput window (default 5)
@@ -70,6 +74,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     stepFactor: 1.5,
     maxSteps: 16,
     p99LimitMs: 250,
+    disturbedOtherPercent: 30,
     expiringDevices: 2000,
     latenessCapSeconds: 15,
     heartbeatSeconds: 5,
@@ -128,6 +133,9 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
         break;
       case '--p99-limit-ms':
         options.p99LimitMs = positive(flag, value());
+        break;
+      case '--disturbed-other-percent':
+        options.disturbedOtherPercent = positive(flag, value());
         break;
       case '--expiring-devices':
         options.expiringDevices = Math.floor(positive(flag, value()));

@@ -125,7 +125,7 @@ async function measureMainPhases(
               ? undefined
               : {
                   redis,
-                  deviceSockets: result.fanout?.publishers ?? 0,
+                  deviceUsers: new Set(result.fanout ? population.publishers.map((p) => p.userId) : []),
                   idleWithoutDevices,
                   startProbe: (redisUrl: string) =>
                     startTarget({ kind, name: `${kind}-roundtrip-probe`, secret: context.secret, redisUrl, logDir: context.logDir }),
@@ -169,7 +169,10 @@ async function measureLatenessPhases(context: PhaseContext, kinds: TargetKind[],
     try {
       const lateness = await measureLateness(context, kind, population, redisUrl, keys);
       results.get(kind)?.lateness.push(lateness);
-      log(`  ${kind}: p50 ${lateness.lateness.p50Ms.toFixed(0)} p99 ${lateness.lateness.p99Ms.toFixed(0)} max ${lateness.lateness.maxMs.toFixed(0)} ms, ${lateness.missed} missed`);
+      log(
+        `  ${kind}: p50 ${lateness.lateness.p50Ms.toFixed(0)} p99 ${lateness.lateness.p99Ms.toFixed(0)} max ${lateness.lateness.maxMs.toFixed(0)} ms, ` +
+          `${lateness.missed} missed (cpu target ${lateness.targetCpuPercent.toFixed(0)} %, machine ${lateness.machineCpuPercent.toFixed(0)} % of a core)`,
+      );
     } catch (error) {
       results.get(kind)?.errors.push(`lateness ${String(keys)}: ${errorText(error)}`);
       log(`  ${kind} lateness failed: ${errorText(error)}`);

@@ -21,17 +21,36 @@ import type { RunningTarget } from '../targets';
 import type { PhaseContext } from './context';
 
 const HEARTBEAT_DEVICE = 'bench-heartbeat';
-const IDLE_WINDOW_MS = 4_000;
+const IDLE_WINDOW_MS = 6_000;
 const MEASURED_HEARTBEATS = 2_000;
 const ROUND_TRIP_HEARTBEATS = 300;
 /** Commands the bench itself sends to Redis, never charged to the target. */
 const OWN_COMMANDS = new Set(['info', 'monitor', 'config', 'config|get', 'config|set', 'config|resetstat']);
 
 /** Counts top-level (client-sent) and script-internal commands seen by MONITOR. */
+/**
+ * The users a command is about, by the key conventions of PRESENCE.md: a hash tag
+ * `{<userId>}` in a key, or a `<userId>|<deviceId>` member of an index.
+ */
+function usersNamedBy(args: unknown[]): string[] {
+  const users: string[] = [];
+  for (const arg of args.slice(1)) {
+    const text = String(arg);
+    for (const match of text.matchAll(/\{([^}]+)\}/g)) if (match[1] !== undefined) users.push(match[1]);
+    const bar = text.indexOf('|');
+    if (bar > 0) users.push(text.slice(0, bar));
+  }
+  return users;
+}
+
 class MonitorTally {
   topLevel = new Map<string, number>();
   internal = 0;
+  /** Top-level / script-internal commands that name at least one watched user. */
+  watchedTopLevel = 0;
+  watchedInternal = 0;
   counting = false;
+  private watched = new Set<string>();
 
   private constructor(private readonly connection: Redis) {
     connection.on('error', () => undefined);
@@ -39,8 +58,14 @@ class MonitorTally {
       if (!this.counting || !Array.isArray(args)) return;
       const name = String(args[0] ?? '').toLowerCase();
       if (OWN_COMMANDS.has(name)) return;
-      if (source === 'lua') this.internal += 1;
-      else this.topLevel.set(name, (this.topLevel.get(name) ?? 0) + 1);
+      const watched = this.watched.size > 0 && usersNamedBy(args).some((user) => this.watched.has(user));
+      if (source === 'lua') {
+        this.internal += 1;
+        if (watched) this.watchedInternal += 1;
+      } else {
+        this.topLevel.set(name, (this.topLevel.get(name) ?? 0) + 1);
+        if (watched) this.watchedTopLevel += 1;
+      }
     });
   }
 
@@ -49,10 +74,13 @@ class MonitorTally {
     return new MonitorTally(await redis.admin.monitor());
   }
 
-  /** Starts a fresh count. */
-  start(): void {
+  /** Starts a fresh count; commands naming one of `watched` are also counted apart. */
+  start(watched: ReadonlySet<string> = new Set()): void {
     this.topLevel = new Map();
     this.internal = 0;
+    this.watchedTopLevel = 0;
+    this.watchedInternal = 0;
+    this.watched = new Set(watched);
     this.counting = true;
   }
 
@@ -114,12 +142,17 @@ async function loadHeartbeats(
 
 /**
  * Redis traffic over a quiet window of `ms`: commandstats (everything, scripts included) and
- * MONITOR (what clients sent). The bench's own INFO/CONFIG/MONITOR calls are left out.
+ * MONITOR (what clients sent, and how much of it names one of `watchedUsers`). The bench's
+ * own INFO/CONFIG/MONITOR calls are left out.
  */
-export async function measureRedisIdle(redis: BenchRedis, ms = IDLE_WINDOW_MS): Promise<IdleRedisResult> {
+export async function measureRedisIdle(
+  redis: BenchRedis,
+  watchedUsers: ReadonlySet<string> = new Set(),
+  ms = IDLE_WINDOW_MS,
+): Promise<IdleRedisResult> {
   const monitor = await MonitorTally.open(redis);
   try {
-    monitor.start();
+    monitor.start(watchedUsers);
     const before = await commandCalls(redis.admin);
     const start = preciseNowMs();
     await sleep(ms);
@@ -132,6 +165,9 @@ export async function measureRedisIdle(redis: BenchRedis, ms = IDLE_WINDOW_MS): 
       commandsPerSecond: Object.values(breakdownPerSecond).reduce((a, b) => a + b, 0),
       topLevelPerSecond: topLevel / seconds,
       breakdownPerSecond,
+      watchedUsers: watchedUsers.size,
+      watchedTopLevelPerSecond: monitor.watchedTopLevel / seconds,
+      watchedInternalPerSecond: monitor.watchedInternal / seconds,
     };
   } finally {
     monitor.close();
@@ -255,11 +291,12 @@ async function measureRedisCost(
   target: RunningTarget,
   redis: BenchRedis,
   users: BenchUser[],
-  deviceSockets: number,
+  deviceUsers: ReadonlySet<string>,
   idleWithoutDevices: IdleRedisResult | null,
   startProbe: (redisUrl: string) => Promise<RunningTarget>,
 ): Promise<RedisCostResult> {
-  const idleWithDevices = await measureRedisIdle(redis);
+  const deviceSockets = deviceUsers.size;
+  const idleWithDevices = await measureRedisIdle(redis, deviceUsers);
   const idleTopLevel = await idleTopLevelRates(redis, 2_000);
   const commands = await measureCommandsPerHeartbeat(context, target, redis, users, idleWithDevices, idleTopLevel);
   let roundTrips: { perHeartbeat: number; heartbeats: number; shapes: Record<string, number> } | null = null;
@@ -276,18 +313,16 @@ async function measureRedisCost(
     idleWithoutDevices,
     idleWithDevices,
     deviceSockets,
-    marginalCommandsPerDeviceSocketPerMinute:
-      idleWithoutDevices !== null && deviceSockets > 0
-        ? ((idleWithDevices.commandsPerSecond - idleWithoutDevices.commandsPerSecond) * 60) / deviceSockets
-        : null,
+    commandsPerDeviceSocketPerMinute: deviceSockets > 0 ? (idleWithDevices.watchedTopLevelPerSecond * 60) / deviceSockets : null,
+    scriptCommandsPerDeviceSocketPerMinute: deviceSockets > 0 ? (idleWithDevices.watchedInternalPerSecond * 60) / deviceSockets : null,
   };
 }
 
 /** How the heartbeat phase reaches Redis (redis backend only). */
 export interface HeartbeatRedisAccess {
   redis: BenchRedis;
-  /** Device sockets open on the target during the idle window (the fan-out publishers). */
-  deviceSockets: number;
+  /** Users holding one device socket each on the target during the idle window (the fan-out publishers). */
+  deviceUsers: ReadonlySet<string>;
   /** The idle window measured before any device socket was open, if it was. */
   idleWithoutDevices: IdleRedisResult | null;
   /** Starts a second target of the same kind on `redisUrl` (the round-trip probe). */
@@ -310,7 +345,7 @@ export async function measureHeartbeats(
           target,
           redisAccess.redis,
           users,
-          redisAccess.deviceSockets,
+          redisAccess.deviceUsers,
           redisAccess.idleWithoutDevices,
           redisAccess.startProbe,
         );

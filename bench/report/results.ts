@@ -29,6 +29,8 @@ export interface StepResult {
   mutationErrors: number;
   unexpectedCloses: number;
   passed: boolean;
+  /** 1 + how many times this step was rerun because other work disturbed it. */
+  attempts: number;
   errors: string[];
 }
 
@@ -71,6 +73,9 @@ export interface LatenessResult {
   lateness: LatencySummary;
   /** Smallest receipt − deadline seen (negative: EXPIRED arrived before the deadline). */
   earliestMs: number | null;
+  /** CPU of the target and of the whole machine (all processes, % of one core) while waiting. */
+  targetCpuPercent: number;
+  machineCpuPercent: number;
   heartbeatFailures: number;
 }
 
@@ -82,6 +87,12 @@ export interface IdleRedisResult {
   topLevelPerSecond: number;
   /** commandstats per command, per second. */
   breakdownPerSecond: Record<string, number>;
+  /** How many users were watched (the device-socket holders). */
+  watchedUsers: number;
+  /** Client-sent commands per second that name a watched user (key hash tag or index member). */
+  watchedTopLevelPerSecond: number;
+  /** Script-internal commands per second that name a watched user. */
+  watchedInternalPerSecond: number;
 }
 
 /** Redis traffic caused by heartbeats and by idle device sockets. */
@@ -108,8 +119,13 @@ export interface RedisCostResult {
   /** Idle traffic with `deviceSockets` device sockets open as well. */
   idleWithDevices: IdleRedisResult;
   deviceSockets: number;
-  /** (idleWithDevices − idleWithoutDevices) per device socket per minute; null without both windows. */
-  marginalCommandsPerDeviceSocketPerMinute: number | null;
+  /**
+   * While idle: client-sent commands naming a device socket's user, per socket per minute
+   * (MONITOR). A batched refresh (one command for many sockets) counts once for all of them.
+   */
+  commandsPerDeviceSocketPerMinute: number | null;
+  /** The same for commands run inside scripts. */
+  scriptCommandsPerDeviceSocketPerMinute: number | null;
 }
 
 /** HTTP heartbeat throughput (closed loop). */
