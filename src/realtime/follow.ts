@@ -30,10 +30,7 @@ export async function followPresence(ctx: Context & { fanout?: Fanout }, args: F
   await follower.start();
   return {
     [Symbol.asyncIterator]: () => ({
-      next: async () => {
-        const r = await follower.next();
-        return r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value), done: false };
-      },
+      next: () => follower.next().then((r): IteratorResult<PresenceEvent> => (r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value), done: false })),
       return: async () => {
         await follower.close();
         return { value: undefined, done: true };

@@ -8,12 +8,20 @@ import { DocumentNode, ExecutionArgs, ExecutionResult, createSourceEventStream, 
 
 type Stream = AsyncIterable<unknown> & AsyncIterator<unknown>;
 
-/** Maps an async iterator, forwarding return() so unsubscribing reaches the source. */
-function mapIterator<T, U>(source: AsyncIterator<T>, map: (value: T) => Promise<U>): AsyncIterableIterator<U> {
+const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
+
+/**
+ * Maps an async iterator, forwarding return() so unsubscribing reaches the source. `map`
+ * may answer synchronously (a cached result): then an event costs one promise, not three.
+ */
+function mapIterator<T, U>(source: AsyncIterator<T>, map: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
   const iterator: AsyncIterableIterator<U> = {
-    async next() {
-      const step = await source.next();
-      return step.done ? { value: undefined, done: true } : { value: await map(step.value), done: false };
+    next() {
+      return source.next().then((step): IteratorResult<U> | Promise<IteratorResult<U>> => {
+        if (step.done) return DONE;
+        const mapped = map(step.value);
+        return mapped instanceof Promise ? mapped.then((value) => ({ value, done: false })) : { value: mapped, done: false };
+      });
     },
     async return() {
       await source.return?.();
@@ -44,18 +52,19 @@ function operationKey(args: ExecutionArgs): string {
  * so equal operations from different sockets share one key.
  */
 export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
-  const results = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+  // Sync results are cached as they are; async ones as their promise.
+  const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const key = operationKey(args);
     return mapIterator((stream as Stream)[Symbol.asyncIterator](), (payload) => {
-      if (typeof payload !== 'object' || payload === null) return Promise.resolve(execute({ ...args, rootValue: payload }) as ExecutionResult);
+      if (typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload });
       let byOperation = results.get(payload);
       if (!byOperation) results.set(payload, (byOperation = new Map()));
       let result = byOperation.get(key);
       if (!result) {
-        result = Promise.resolve(execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>);
+        result = execute({ ...args, rootValue: payload });
         byOperation.set(key, result);
       }
       return result;
