@@ -23,6 +23,8 @@ export interface BenchOptions {
   heartbeatSeconds: number;
   heartbeatConcurrency: number;
   profile: boolean;
+  /** Extra `node` flags for the service process only (e.g. `--trace-gc`, `--max-semi-space-size=64`). */
+  serviceNodeArgs: string[];
   build: boolean;
   outDir: string;
 }
@@ -50,6 +52,7 @@ const USAGE = `usage: npm run bench -- [options]
   --lateness-cap-seconds N   how long to wait for EXPIRED after the last deadline (default 15)
   --heartbeat-seconds N      heartbeat throughput window (default 5)
   --profile                  run the targets with node --cpu-prof and summarize
+  --service-node-args "..."  extra node flags for the service process (e.g. "--trace-gc")
   --no-build                 do not run "npm run build" first
   --out DIR                  results directory (default bench/results)`;
 
@@ -80,6 +83,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     heartbeatSeconds: 5,
     heartbeatConcurrency: 32,
     profile: false,
+    serviceNodeArgs: [],
     build: true,
     outDir: defaultOutDir,
   };
@@ -148,6 +152,9 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
         break;
       case '--profile':
         options.profile = true;
+        break;
+      case '--service-node-args':
+        options.serviceNodeArgs = (value() ?? '').split(' ').filter(Boolean);
         break;
       case '--no-build':
         options.build = false;

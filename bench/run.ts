@@ -83,7 +83,15 @@ async function measureMainPhases(
   const profileDir = options.profile ? path.join(options.outDir, 'profiles', runId, kind) : undefined;
   try {
     redis = options.backend === 'redis' ? await startBenchRedis(`redis-${kind}-main`, context.logDir) : undefined;
-    const target = await startTarget({ kind, name: `${kind}-main`, secret: context.secret, redisUrl: redis?.url, logDir: context.logDir, profileDir });
+    const target = await startTarget({
+      kind,
+      name: `${kind}-main`,
+      secret: context.secret,
+      redisUrl: redis?.url,
+      logDir: context.logDir,
+      profileDir,
+      nodeArgs: options.serviceNodeArgs,
+    });
     log(`${kind}: started (pid ${target.process.pid}), setting contacts for ${population.subscribers.length} users…`);
     let idleWithoutDevices: IdleRedisResult | null = null;
     try {

@@ -34,6 +34,8 @@ export interface TargetSpec {
   logDir: string;
   /** When set, the process runs with `--cpu-prof` writing into this directory. */
   profileDir?: string;
+  /** Extra node flags (service only). */
+  nodeArgs?: string[];
 }
 
 /** A running target and its addresses. */
@@ -67,7 +69,7 @@ export async function startTarget(spec: TargetSpec): Promise<RunningTarget> {
   let args: string[];
   const env = cleanEnv();
   if (spec.kind === 'service') {
-    args = [...profileArgs, SERVICE_ENTRY];
+    args = [...profileArgs, ...(spec.nodeArgs ?? []), SERVICE_ENTRY];
     Object.assign(env, {
       PORT: String(port),
       PRESENCE_JWT_SECRET: spec.secret,
