@@ -7,7 +7,6 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DocumentNode, GraphQLError, GraphQLSchema, parse, specifiedRules, validate, getOperationAST, ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { Viewer, extractToken, verifyToken } from '../auth/token';
@@ -22,6 +21,7 @@ import { DeviceType } from '../presence/presence.type';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
 import { createDocumentCache, createSharedSubscribe } from './shared-execution';
+import { serveGraphqlWs } from './ws.glue';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
@@ -102,7 +102,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
     ws.once('close', () => metrics.connections.dec());
   });
 
-  const disposable = useServer(
+  const disposable = serveGraphqlWs(
     {
       schema,
       subscribe: createSharedSubscribe(),
@@ -174,13 +174,12 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
       },
     },
     wss,
+    logger,
     KEEP_ALIVE_MS,
   );
 
   return async () => {
     deps.httpServer.off('upgrade', onUpgrade);
-    for (const client of wss.clients) client.close(1001, 'Server shutting down');
     await disposable.dispose();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
   };
 }
