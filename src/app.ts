@@ -54,6 +54,8 @@ export interface AppOptions {
   clock?: Clock;
   logger?: Logger;
   nodeId?: string;
+  /** graphql-ws keep-alive ping interval (default 12 s); tests shorten it. */
+  keepAliveMs?: number;
 }
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -167,7 +169,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         }),
       );
       httpServer.on('request', web);
-      disposeWs = attachWebSocketServer({ httpServer, schema, config, service, fanout, registry, metrics, logger });
+      disposeWs = attachWebSocketServer({ httpServer, schema, config, service, fanout, registry, metrics, logger, keepAliveMs: options.keepAliveMs });
       sweeper.start();
       await redis?.start();
       await new Promise<void>((resolve, reject) => {

@@ -41,6 +41,7 @@ export interface WsDeps {
   registry: ConnectionRegistry;
   metrics: Metrics;
   logger: Logger;
+  keepAliveMs?: number;
 }
 
 /** Whether a browser Origin may open a socket (no Origin: a non-browser client, always allowed). */
@@ -175,7 +176,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
     },
     wss,
     logger,
-    KEEP_ALIVE_MS,
+    deps.keepAliveMs ?? KEEP_ALIVE_MS,
   );
 
   return async () => {

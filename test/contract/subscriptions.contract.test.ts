@@ -287,6 +287,24 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
   });
 });
 
+describe('keep-alive', () => {
+  const env = useBackend('memory');
+  it('drops a peer that stops answering pings, and its device goes offline after the grace period', async () => {
+    const server = await env.start({ PRESENCE_DISCONNECT_GRACE_SECONDS: '1' }, { keepAliveMs: 200 });
+    const user = uid('dead');
+    const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws', { autoPong: false });
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise<void>((r) => ws.once('close', () => r()));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await token(user)}`, device: { id: 'zombie' } } }));
+    const me = () => gql<{ me: { status: string } }>(server.url, '{ me { status } }', {}, { user });
+    for (let i = 0; i < 50 && (await me()).data?.me.status !== 'ONLINE'; i++) await sleep(20);
+    expect((await me()).data?.me.status).toBe('ONLINE');
+    await closed; // terminated by the server after an unanswered ping
+    for (let i = 0; i < 150 && (await me()).data?.me.status !== 'OFFLINE'; i++) await sleep(20);
+    expect((await me()).data?.me.status).toBe('OFFLINE');
+  });
+});
+
 describe('Origin allowlist', () => {
   const env = useBackend('memory');
   it('refuses an upgrade from an Origin not on PRESENCE_ALLOWED_ORIGINS with 403 and accepts one on it or none', async () => {

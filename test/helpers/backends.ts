@@ -9,7 +9,7 @@ export type BackendName = 'memory' | 'redis';
 export const BACKENDS: BackendName[] = ['memory', 'redis'];
 
 /** Call inside a describe: gives a function that starts a server on that backend. */
-export function useBackend(backend: BackendName): { start(env?: Record<string, string>): Promise<TestServer>; redis(): TestRedis | null } {
+export function useBackend(backend: BackendName): { start(env?: Record<string, string>, options?: { keepAliveMs?: number }): Promise<TestServer>; redis(): TestRedis | null } {
   let redis: TestRedis | null = null;
   const servers: TestServer[] = [];
   beforeAll(async () => {
@@ -20,8 +20,8 @@ export function useBackend(backend: BackendName): { start(env?: Record<string, s
     await redis?.stop();
   });
   return {
-    async start(env = {}) {
-      const server = await startServer(backend === 'redis' && redis ? { REDIS_URL: redis.url, ...env } : env);
+    async start(env = {}, options = {}) {
+      const server = await startServer(backend === 'redis' && redis ? { REDIS_URL: redis.url, ...env } : env, options);
       servers.push(server);
       return server;
     },

@@ -22,7 +22,7 @@ export interface TestServer {
 }
 
 /** Starts an app in this process; `env` overrides PRESENCE_* and friends. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startServer(env: Record<string, string> = {}, options: { keepAliveMs?: number } = {}): Promise<TestServer> {
   const port = await freePort();
   const config = loadConfig({
     PRESENCE_JWT_SECRET: TEST_SECRET,
@@ -32,7 +32,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     ...env,
     PORT: String(port),
   });
-  const app = await buildApp(config, { logger: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
+  const app = await buildApp(config, { logger: pino({ level: env.LOG_LEVEL ?? 'silent' }), keepAliveMs: options.keepAliveMs });
   await app.start();
   return {
     url: `http://127.0.0.1:${port}`,
