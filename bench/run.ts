@@ -292,7 +292,9 @@ async function main(): Promise<void> {
     baseline,
   };
   fs.mkdirSync(options.outDir, { recursive: true });
-  const base = path.join(options.outDir, `${startedAt.toISOString().slice(0, 10)}-${options.backend}`);
+  // A run that measured only one target must not replace the last side-by-side results.
+  const partial = kinds.length === 1 ? `-${kinds[0]}-only` : kinds.length === 0 ? '-nothing' : '';
+  const base = path.join(options.outDir, `${startedAt.toISOString().slice(0, 10)}-${options.backend}${partial}`);
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(`${base}.md`, `${renderMarkdownTable(report)}\n`);
   try {
