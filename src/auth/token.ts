@@ -11,6 +11,8 @@ export const ADMIN_SCOPE = 'presence:admin';
 export interface Viewer {
   userId: string;
   admin: boolean;
+  /** When the token stops being valid (epoch ms). */
+  expiresAt: number;
 }
 
 function key(secret: string): Uint8Array {
@@ -26,9 +28,28 @@ export function extractToken(header: unknown): string | null {
   return token.length > 0 ? token : null;
 }
 
+/**
+ * Verified tokens, until they expire: a client sends the same token on every heartbeat,
+ * and an HMAC check per request is a measurable share of a heartbeat. Keyed by secret and
+ * token; only successful verifications are kept; bounded.
+ */
+const verifiedBySecret = new Map<string, Map<string, Viewer>>();
+const MAX_CACHED_TOKENS = 10_000;
+
 /** Verifies a token and returns the viewer, or throws UnauthenticatedError. */
 export async function verifyToken(token: string | null, secret: string): Promise<Viewer> {
   if (!token) throw new UnauthenticatedError();
+  let verified = verifiedBySecret.get(secret);
+  if (!verified) verifiedBySecret.set(secret, (verified = new Map()));
+  const hit = verified.get(token);
+  if (hit && hit.expiresAt > Date.now()) return hit;
+  const viewer = await verifyUncached(token, secret);
+  if (verified.size >= MAX_CACHED_TOKENS) verified.clear();
+  verified.set(token, viewer);
+  return viewer;
+}
+
+async function verifyUncached(token: string, secret: string): Promise<Viewer> {
   let payload;
   try {
     ({ payload } = await jwtVerify(token, key(secret), { algorithms: ['HS256'] }));
@@ -38,7 +59,9 @@ export async function verifyToken(token: string | null, secret: string): Promise
   const sub = payload.sub;
   if (typeof sub !== 'string' || !isValidId(sub)) throw new UnauthenticatedError('The token subject is not a valid user id');
   const scope = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-  return { userId: sub, admin: scope.includes(ADMIN_SCOPE) };
+  // Without exp a token never expires; the cache still re-verifies it after an hour.
+  const expiresAt = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity, Date.now() + 3_600_000);
+  return { userId: sub, admin: scope.includes(ADMIN_SCOPE), expiresAt };
 }
 
 /** Signs a token for `userId`, valid for `expiresIn` (a jose duration such as "30d"). */

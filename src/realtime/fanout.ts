@@ -83,6 +83,21 @@ export class Fanout {
     for (const f of this.followers) f.resyncEverything();
   }
 
+  private readonly incarnations = new Map<string, string>();
+
+  /**
+   * One string per user incarnation on this node: follow states keep a reference to it
+   * instead of each holding its own copy parsed from Redis.
+   */
+  internIncarnation(userId: string, inc: string): string {
+    if (inc === '') return '';
+    const known = this.incarnations.get(userId);
+    if (known === inc) return known;
+    if (this.incarnations.size > 100_000) this.incarnations.clear();
+    this.incarnations.set(userId, inc);
+    return inc;
+  }
+
   /** Users with a live channel subscription on this node. */
   feedCount(): number {
     return this.feeds.size;
@@ -109,6 +124,11 @@ export interface FollowOptions {
   userIds: string[] | null;
   initial: boolean;
 }
+
+/** Status strings as constants, so follow states do not each keep a copy parsed from a message. */
+const CANONICAL_STATUS: Record<PresenceStatus, PresenceStatus> = { ONLINE: 'ONLINE', AWAY: 'AWAY', BUSY: 'BUSY', INVISIBLE: 'INVISIBLE', OFFLINE: 'OFFLINE' };
+
+const CANONICAL_CLASS: Record<ViewClass, ViewClass> = { self: 'self', contact: 'contact', frozen: 'frozen', stranger: 'stranger' };
 
 type StartReason = 'INITIAL' | 'CONTACT_ADDED' | 'SILENT' | null;
 
@@ -199,9 +219,9 @@ export class Follower {
       }
       state.cls = snap.cls;
       state.version = snap.view.version;
-      state.status = snap.view.status;
+      state.status = CANONICAL_STATUS[snap.view.status];
       state.seq = snap.seq;
-      state.inc = snap.inc;
+      state.inc = this.fanout.internIncarnation(snap.userId, snap.inc);
     }
     for (const message of buffered) this.apply(message);
   }
@@ -233,15 +253,15 @@ export class Follower {
       return;
     }
     state.seq = message.seq;
-    state.inc = message.inc;
+    if (state.inc !== message.inc) state.inc = this.fanout.internIncarnation(message.userId, message.inc);
     const own = message.viewers[this.options.viewerId];
     const event = own ? own.event : state.cls === 'self' ? message.self : state.cls === 'contact' ? message.contact : null;
-    if (own) state.cls = own.cls;
+    if (own) state.cls = CANONICAL_CLASS[own.cls];
     if (event) {
       const startsView = event.reason === 'CONTACT_ADDED' || event.reason === 'CONTACT_REMOVED';
       if (startsView || event.view.version > state.version) {
         state.version = event.view.version;
-        state.status = event.view.status;
+        state.status = CANONICAL_STATUS[event.view.status];
         this.push({ event, at: message.at });
       }
     }

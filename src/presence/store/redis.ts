@@ -137,13 +137,9 @@ export class RedisPresenceStore implements PresenceStore {
       const other = relationOtherOf(command);
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const now = this.clock.now();
-        // Round trip 1: the gate (rate limit) and the read go out together.
-        const read = this.redis.pipeline() as ScriptedPipeline;
-        read.presenceRead(...this.readArgs(userId, other ?? ''));
-        const [, readReplies] = await Promise.all([attempt === 0 && gate ? gate() : undefined, read.exec()]);
-        const [readError, readValue] = readReplies?.[0] ?? [new Error('empty pipeline reply'), null];
-        if (readError) throw readError;
-        const reply = readValue as ReadReply;
+        // Round trip 1: the gate (rate limit) and the read are issued in one tick; the
+        // client's auto-pipelining sends them in one write.
+        const [, reply] = await Promise.all([attempt === 0 && gate ? gate() : undefined, this.redis.presenceRead(...this.readArgs(userId, other ?? ''))]);
         const before = parseState(userId, reply[0]);
         if (!before.inc) before.inc = newIncarnation(now);
         const result = transition(before, command, now, other === null ? null : relationOf(reply));
