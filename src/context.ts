@@ -8,6 +8,7 @@ import { UnauthenticatedError } from './errors';
 import { PresenceView } from './presence/presence.model';
 import { PresenceService } from './presence/presence.service';
 import type { Fanout } from './realtime/fanout';
+import type { FrameSink } from './realtime/shared-execution';
 
 export interface Context {
   /** Null when no valid token came; `viewerOrThrow` turns that into UNAUTHENTICATED. */
@@ -17,6 +18,8 @@ export interface Context {
   service: PresenceService;
   /** The node's fan-out, for subscriptions. */
   fanout?: Fanout;
+  /** graphql-ws only: where this operation's event frames go. */
+  frameSink?: FrameSink;
 }
 
 /** Builds a context from a raw Authorization value (header or connectionParams). */
@@ -44,6 +47,7 @@ class OperationContext implements Context {
     readonly viewer: Viewer | null,
     readonly authError: UnauthenticatedError | null,
     readonly fanout: Fanout | undefined,
+    readonly frameSink: FrameSink | undefined,
   ) {}
 
   /** Created on first use: a long-lived subscription context never needs one. */
@@ -54,8 +58,14 @@ class OperationContext implements Context {
   }
 }
 
-export function contextFor(service: PresenceService, viewer: Viewer | null, authError: UnauthenticatedError | null = null, fanout?: Fanout): Context {
-  return new OperationContext(service, viewer, authError, fanout);
+export function contextFor(
+  service: PresenceService,
+  viewer: Viewer | null,
+  authError: UnauthenticatedError | null = null,
+  fanout?: Fanout,
+  frameSink?: FrameSink,
+): Context {
+  return new OperationContext(service, viewer, authError, fanout, frameSink);
 }
 
 export function viewerOrThrow(ctx: Context): Viewer {

@@ -48,27 +48,88 @@ function operationKey(args: ExecutionArgs): string {
 }
 
 /**
- * A `subscribe` for graphql-ws. Documents are interned by text first (see `internDocument`),
- * so equal operations from different sockets share one key.
+ * Where a subscription's `next` frames can be written directly, bypassing graphql-ws's
+ * per-receiver JSON.stringify. The ws server puts one in each subscription's context.
+ */
+export interface FrameSink {
+  /** The graphql-ws operation id. */
+  id: string;
+  /** Writes one complete `next` frame; false when the socket is gone (the pump stops). */
+  write(frame: Buffer): boolean;
+  /** What a result looks like on the wire (error masking), applied once per shared result. */
+  format(result: ExecutionResult): ExecutionResult;
+}
+
+interface SharedEntry {
+  result: ExecutionResult | Promise<ExecutionResult>;
+  /** Serialized payload, then whole frames by operation id (clients often all use "1"). */
+  payloadJson?: string;
+  frames?: Map<string, Buffer>;
+}
+
+/**
+ * Pulls events and writes their frames to the sink; the iterator graphql-ws holds only
+ * finishes (done) when the source ends or graphql-ws calls return() on a client's complete.
+ */
+function pumpFrames(source: AsyncIterator<unknown>, sink: FrameSink, entryFor: (payload: unknown) => SharedEntry): AsyncIterableIterator<ExecutionResult> {
+  let stopped = false;
+  const finished = (async (): Promise<IteratorResult<ExecutionResult>> => {
+    while (!stopped) {
+      const step = await source.next();
+      if (step.done || stopped) break;
+      const entry = entryFor(step.value);
+      const result = await entry.result;
+      entry.payloadJson ??= JSON.stringify(sink.format(result));
+      entry.frames ??= new Map();
+      let frame = entry.frames.get(sink.id);
+      if (!frame) entry.frames.set(sink.id, (frame = Buffer.from(`{"id":${JSON.stringify(sink.id)},"type":"next","payload":${entry.payloadJson}}`)));
+      if (!sink.write(frame)) break;
+    }
+    return DONE;
+  })();
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    next: () => finished,
+    async return() {
+      stopped = true;
+      await source.return?.();
+      return DONE;
+    },
+    async throw(error?: unknown) {
+      stopped = true;
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+/**
+ * A `subscribe` for graphql-ws. Documents are interned by text first (createDocumentCache),
+ * so equal operations from different sockets share one key. With a FrameSink in the
+ * context, each shared event is also serialized once per operation and id.
  */
 export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   // Sync results are cached as they are; async ones as their promise.
-  const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+  const shared = new WeakMap<object, Map<string, SharedEntry>>();
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const key = operationKey(args);
-    return mapIterator((stream as Stream)[Symbol.asyncIterator](), (payload) => {
-      if (typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload });
-      let byOperation = results.get(payload);
-      if (!byOperation) results.set(payload, (byOperation = new Map()));
-      let result = byOperation.get(key);
-      if (!result) {
-        result = execute({ ...args, rootValue: payload });
-        byOperation.set(key, result);
-      }
-      return result;
-    });
+    const entryFor = (payload: unknown): SharedEntry => {
+      if (typeof payload !== 'object' || payload === null) return { result: execute({ ...args, rootValue: payload }) };
+      let byOperation = shared.get(payload);
+      if (!byOperation) shared.set(payload, (byOperation = new Map()));
+      let entry = byOperation.get(key);
+      if (!entry) byOperation.set(key, (entry = { result: execute({ ...args, rootValue: payload }) }));
+      return entry;
+    };
+    const source = (stream as Stream)[Symbol.asyncIterator]();
+    const sink = (args.contextValue as { frameSink?: FrameSink } | undefined)?.frameSink;
+    if (sink) return pumpFrames(source, sink, entryFor);
+    return mapIterator(source, (payload) => entryFor(payload).result);
   };
 }
 

@@ -20,8 +20,8 @@ import { PresenceService } from '../presence/presence.service';
 import { DeviceType } from '../presence/presence.type';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
-import { createDocumentCache, createSharedSubscribe } from './shared-execution';
-import { serveGraphqlWs } from './ws.glue';
+import { FrameSink, createDocumentCache, createSharedSubscribe } from './shared-execution';
+import { MAX_BUFFERED_BYTES, serveGraphqlWs } from './ws.glue';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
@@ -77,6 +77,24 @@ function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
   return { ...result, errors };
 }
 
+/** Direct frame writes for one subscription, with the same error masking and slow-consumer cut-off as the glue. */
+function frameSinkFor(socket: WebSocket, id: string, logger: Logger): FrameSink {
+  return {
+    id,
+    write(frame) {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+        socket.close(1013, 'Consumer too slow');
+        return false;
+      }
+      // A text frame: graphql-transport-ws messages are text, and browsers hand binary ones over as Blobs.
+      socket.send(frame, { binary: false });
+      return true;
+    },
+    format: (result) => maskErrors(result, logger),
+  };
+}
+
 /** Attaches graphql-ws; returns a function that closes every socket and stops accepting. */
 export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   const { config, service, fanout, registry, metrics, logger, schema } = deps;
@@ -124,7 +142,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         sockets.set(ctx.extra.socket, { viewer, connection });
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
         const state = sockets.get(ctx.extra.socket);
         if (!state) return [new GraphQLError('Not connected', { extensions: { code: 'UNAUTHENTICATED' } })];
         const active = Object.values(ctx.subscriptions).filter(Boolean).length;
@@ -148,7 +166,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: contextFor(service, state.viewer, null, fanout),
+          contextValue: contextFor(service, state.viewer, null, fanout, frameSinkFor(ctx.extra.socket, id, logger)),
         };
       },
       onOperation: (_ctx, _id, _payload, _args, result) => {
