@@ -145,12 +145,14 @@ describe('Dockerfile', () => {
     expect(users[users.length - 1].args).not.toMatch(/^(root|0)(:|$)/);
   });
 
-  it('exposes 4000, checks /readyz and starts the compiled server', () => {
+  it('exposes 4000, checks /readyz and starts the compiled server the way `npm start` does', () => {
     expect(runtimeStage).toContainEqual({ keyword: 'EXPOSE', args: '4000' });
     const healthcheck = runtimeStage.find((instruction) => instruction.keyword === 'HEALTHCHECK');
     expect(healthcheck?.args).toMatch(/CMD .*node.*fetch\(.*\/readyz/);
     const cmd = runtimeStage.find((instruction) => instruction.keyword === 'CMD');
-    expect(JSON.parse(cmd?.args ?? 'null')).toEqual(['node', 'dist/src/index.js']);
+    const start = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(JSON.parse(cmd?.args ?? 'null')).toEqual(start.split(' '));
+    expect(start).toMatch(/^node .*dist\/src\/index\.js$/);
   });
 
   it('ships the GraphiQL bundle with the compiled server', () => {
