@@ -83,7 +83,8 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     heartbeatSeconds: 5,
     heartbeatConcurrency: 32,
     profile: false,
-    serviceNodeArgs: [],
+    // The flags `npm start` and the Dockerfile run the service with (package.json "start").
+    serviceNodeArgs: ['--max-semi-space-size=64'],
     build: true,
     outDir: defaultOutDir,
   };
@@ -154,7 +155,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
         options.profile = true;
         break;
       case '--service-node-args':
-        options.serviceNodeArgs = (value() ?? '').split(' ').filter(Boolean);
+        options.serviceNodeArgs = [...options.serviceNodeArgs, ...(value() ?? '').split(' ').filter(Boolean)];
         break;
       case '--no-build':
         options.build = false;
