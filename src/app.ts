@@ -93,6 +93,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const apollo = new ApolloServer<Context>({
     schema,
     allowBatchedHttpRequests: false,
+    // index.ts owns SIGTERM/SIGINT and drains everything in order; two handlers would race.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: development,
     introspection: true,
     validationRules: limitRules,

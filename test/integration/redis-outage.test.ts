@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gql, sleep, subscribe, userClient, wsClient, WsHandle } from '../helpers/client';
 import { startRedis, TestRedis } from '../helpers/redis';
-import { startServer, TestServer } from '../helpers/server';
+import { spawnNode, startServer, TestServer } from '../helpers/server';
 
 jest.setTimeout(60_000);
 
@@ -27,10 +27,11 @@ describe('Redis restart', () => {
   let dir: string;
   let redis: TestRedis;
   let server: TestServer;
+  const started: TestServer[] = [];
 
   afterEach(async () => {
     await Promise.all(handles.splice(0).map((h) => h.dispose()));
-    await server?.stop();
+    await Promise.all(started.splice(0).map((s) => s.stop()));
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -39,6 +40,7 @@ describe('Redis restart', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'presence-redis-'));
     redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
     server = await startServer({ REDIS_URL: redis.url, PRESENCE_TTL_SECONDS: '30', PRESENCE_DISCONNECT_GRACE_SECONDS: '1' });
+    started.push(server);
     await userClient(server.url, 'admin', true)(`mutation { addContacts(userId: "olga", contactIds: ["viktor"]) }`);
     const viewer = await wsClient(server.wsUrl, 'viktor', {}, { retryAttempts: 0 });
     const device = await wsClient(server.wsUrl, 'olga', { device: { id: 'tab', type: 'WEB' } }, { retryAttempts: 0 });
@@ -68,6 +70,7 @@ describe('Redis restart', () => {
   it('without persistence: open sockets re-assert their devices', async () => {
     redis = await startRedis();
     server = await startServer({ REDIS_URL: redis.url, PRESENCE_TTL_SECONDS: '30' });
+    started.push(server);
     const device = await wsClient(server.wsUrl, 'pavel', { device: { id: 'tab', type: 'WEB' }, }, { retryAttempts: 0 });
     handles.push(device);
     const self = subscribe(device, { userIds: ['pavel'], initial: true });
@@ -78,5 +81,20 @@ describe('Redis restart', () => {
       const me = await gql<{ me: { status: string } }>(server.url, `{ me { status } }`, {}, { user: 'pavel' });
       return me.data?.me.status === 'ONLINE';
     });
+  });
+
+  it('SIGTERM still drains and exits while Redis is down', async () => {
+    redis = await startRedis();
+    const node = await spawnNode({ REDIS_URL: redis.url });
+    try {
+      await redis.kill();
+      await sleep(500);
+      const exited = new Promise<number | null>((resolve) => node.proc.once('exit', (code) => resolve(code)));
+      node.proc.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(10_000).then(() => 'still running' as const)]);
+      expect(code).toBe(0);
+    } finally {
+      await node.kill('SIGKILL');
+    }
   });
 });
