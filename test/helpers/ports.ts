@@ -1,15 +1,2 @@
-/** Free TCP ports on 127.0.0.1, found by binding and releasing (Redis forbids --port 0). */
-import net from 'node:net';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** Free TCP ports on 127.0.0.1 (Redis forbids --port 0): the bench's helper serves the tests too. */
+export { findFreePort as freePort } from '../../bench/infra/ports';
