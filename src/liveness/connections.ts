@@ -19,8 +19,6 @@ export interface LiveConnection {
   connId: string;
   /** The token currently written for this socket (changes when the epoch changes). */
   token: string;
-  /** Set once the device was removed under this socket (goOffline, eviction): never re-asserted. */
-  closed: boolean;
 }
 
 export class ConnectionRegistry {
@@ -60,7 +58,7 @@ export class ConnectionRegistry {
 
   /** A socket with a device opened: the device is online while it (or another socket) stays. */
   async open(userId: string, device: DeviceParams): Promise<LiveConnection> {
-    const conn: LiveConnection = { userId, device, connId: randomUUID().slice(0, 8), token: '', closed: false };
+    const conn: LiveConnection = { userId, device, connId: randomUUID().slice(0, 8), token: '' };
     conn.token = connectionToken(this.nodeId, this.epochValue, conn.connId);
     const key = `${userId}|${device.id}`;
     await this.serialize(key, async () => {
@@ -92,12 +90,6 @@ export class ConnectionRegistry {
     });
   }
 
-  /** The socket reported idle/active: same device, new idle flag. */
-  async update(conn: LiveConnection, idle: boolean): Promise<void> {
-    conn.device = { ...conn.device, idle };
-    await this.store.apply(conn.userId, { kind: 'connect', device: conn.device, token: conn.token, maxDevices: this.config.maxDevices });
-  }
-
   /**
    * The lease lapsed (a pause longer than its TTL) or Redis lost its data: take a new
    * epoch and write every open socket's device again, skipping devices that were
@@ -126,10 +118,5 @@ export class ConnectionRegistry {
         });
       }),
     );
-  }
-
-  /** Every device this node's sockets hold, for graceful shutdown. */
-  openConnections(): LiveConnection[] {
-    return [...this.byDevice.values()].flatMap((set) => [...set]);
   }
 }
