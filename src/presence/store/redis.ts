@@ -152,34 +152,35 @@ export class RedisPresenceStore implements PresenceStore {
           else if (device.conns.length === 0 && device.deadline > now) ttlOp = String(device.deadline - now);
           else if (device.conns.length > 0) ttlOp = 'del';
         }
-        // Round trip 2: the due entry is written before the state it indexes (same pipeline,
-        // in order), then the compare-and-set commit. A heartbeat only moves the entry later;
-        // a closed socket may move it earlier. An entry left by a lost race is harmless.
-        const commit = this.redis.pipeline() as ScriptedPipeline;
+        // Round trip 2: the due entry is written before the state it indexes (issued first in
+        // the same tick, so auto-pipelining sends both in order in one write), then the
+        // compare-and-set commit. Concurrent commits share writes too. A heartbeat only moves
+        // the entry later; a closed socket may move it earlier. An entry left by a lost race
+        // is harmless.
         const due = deadlineBeforeCommit(command, now);
+        let indexed: Promise<unknown> | null = null;
         if (device && due !== null && device.conns.length === 0) {
           const key = this.keys.due(dueBucketOf(userId, DUE_BUCKETS));
-          if (due.onlyLater) commit.zadd(key, 'GT', device.deadline, `${userId}|${deviceId}`);
-          else commit.zadd(key, device.deadline, `${userId}|${deviceId}`);
+          indexed = due.onlyLater ? this.redis.zadd(key, 'GT', device.deadline, `${userId}|${deviceId}`) : this.redis.zadd(key, device.deadline, `${userId}|${deviceId}`);
         }
-        commit.presenceCommit(
-          ...this.readArgs(userId, '').slice(0, 4),
-          this.keys.user(userId, 'online'),
-          this.keys.ttl(userId, deviceId ?? ''),
-          reply[1],
-          JSON.stringify(result.state),
-          this.keys.channel(userId),
-          result.message ? JSON.stringify(result.message) : '',
-          write?.other ?? '',
-          op(write?.contact),
-          op(write?.blocks),
-          op(write?.blockedBy),
-          Object.keys(result.state.devices).length > 0 ? '1' : '0',
-          ttlOp,
-        );
-        const commitReplies = (await commit.exec()) ?? [];
-        for (const [err] of commitReplies) if (err) throw err;
-        const committed = commitReplies[commitReplies.length - 1]?.[1];
+        const [, committed] = await Promise.all([
+          indexed,
+          this.redis.presenceCommit(
+            ...this.readArgs(userId, '').slice(0, 4),
+            this.keys.user(userId, 'online'),
+            this.keys.ttl(userId, deviceId ?? ''),
+            reply[1],
+            JSON.stringify(result.state),
+            this.keys.channel(userId),
+            result.message ? JSON.stringify(result.message) : '',
+            write?.other ?? '',
+            op(write?.contact),
+            op(write?.blocks),
+            op(write?.blockedBy),
+            Object.keys(result.state.devices).length > 0 ? '1' : '0',
+            ttlOp,
+          ),
+        ]);
         if (committed !== 1) {
           if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
           continue;
