@@ -8,7 +8,7 @@ import { BadUserInputError, ForbiddenError } from '../errors';
 import { Viewer } from '../auth/token';
 import { PresenceView } from './presence.model';
 import { OnlinePage, PresenceStore, ViewSnapshot } from './presence.store';
-import { DeviceParams, PresenceCommand, StatusChange, TransitionResult, viewOfClass } from './presence.transition';
+import { DeviceParams, StatusChange, TransitionResult, viewOfClass } from './presence.transition';
 import { assertId, assertIds, assertText, assertUrl } from './presence.validation';
 
 export interface HeartbeatOutcome {
@@ -160,10 +160,5 @@ export class PresenceService {
     }
     const page = await this.store.onlineUsers(first, cursor);
     return { userIds: page.userIds, cursor: page.cursor === null ? null : Buffer.from(`c:${page.cursor}`).toString('base64url') };
-  }
-
-  /** Runs a command for the socket lifecycle (no rate limit: the server, not the user, sends it). */
-  async applyLifecycle(userId: string, command: PresenceCommand): Promise<TransitionResult> {
-    return this.store.apply(userId, command);
   }
 }

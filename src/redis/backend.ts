@@ -22,8 +22,8 @@ import { RedisPresencePubSub } from '../realtime/pubsub.redis';
 import { FORGET_NODE } from './scripts';
 
 const LEASE_TTL_MS = 5000;
-const LEASE_RENEW_MS = 1000;
-const REAPER_INTERVAL_MS = 1000;
+/** One tick renews this node's lease and reaps nodes whose lease is gone. */
+const TICK_MS = 1000;
 
 export interface LivenessParts {
   registry: ConnectionRegistry;
@@ -165,7 +165,7 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
     if (!parts || stopped) return;
     logger.info('redis is back: re-enabling notifications, re-asserting sockets, resyncing subscribers');
     parts.sweeper.pauseFor(LEASE_TTL_MS + nextHeartbeatSeconds(config.ttlSeconds) * 1000);
-    await enableExpiryEvents(client, logger);
+    // Notifications are re-enabled by the keyspace connection's own 'ready' handler.
     await renewLease();
     await parts.registry.reassert(false, true);
     parts.fanout.resyncAll();
@@ -197,7 +197,7 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
       await enableExpiryEvents(client, logger);
       await keyspace.subscribe(expiredChannel);
       await tick();
-      leaseTimer = setInterval(() => void tick(), Math.min(LEASE_RENEW_MS, REAPER_INTERVAL_MS));
+      leaseTimer = setInterval(() => void tick(), TICK_MS);
       leaseTimer.unref();
     },
     async stop() {

@@ -41,7 +41,6 @@ interface ScriptCommands {
 type ScriptedRedis = Redis & ScriptCommands;
 type ScriptedPipeline = ChainableCommander & {
   presenceRead(state: string, contacts: string, blocks: string, blockedBy: string, other: string): ChainableCommander;
-  presenceCommit(...args: string[]): ChainableCommander;
   presenceReschedule(due: string, member: string, expected: string, next: string): ChainableCommander;
 };
 
