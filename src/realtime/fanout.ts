@@ -149,6 +149,8 @@ export class Follower {
   private readonly follows = new Map<string, FollowState>();
   private readonly queue: DeliveredEvent[] = [];
   private waiter: ((r: IteratorResult<DeliveredEvent>) => void) | null = null;
+  /** Push mode (see deliverTo): events go to this callback in the turn they are produced. */
+  private direct: { deliver: (event: ViewEvent, at: number) => void; end: () => void } | null = null;
   private closed = false;
   /** Per-user chains of resyncs/follows in flight; created on first use (most followers never need one). */
   private pending: Map<string, Promise<void>> | null = null;
@@ -206,15 +208,15 @@ export class Follower {
       const nowVisible = visible(snap.cls);
       const at = this.fanout.clock.now();
       if (startReason === 'INITIAL' || startReason === 'CONTACT_ADDED') {
-        if (nowVisible) this.push({ event: { view: snap.view, reason: startReason, previousStatus: 'OFFLINE' }, at });
+        if (nowVisible) this.push({ view: snap.view, reason: startReason, previousStatus: 'OFFLINE' }, at);
       } else if (startReason === null && state.seq >= 0) {
         // A resync: report what this viewer missed, if anything.
         if (wasVisible && !nowVisible) {
-          this.push({ event: { view: strangerView(snap.userId), reason: 'CONTACT_REMOVED', previousStatus: state.status }, at });
+          this.push({ view: strangerView(snap.userId), reason: 'CONTACT_REMOVED', previousStatus: state.status }, at);
         } else if (!wasVisible && nowVisible) {
-          this.push({ event: { view: snap.view, reason: 'CONTACT_ADDED', previousStatus: 'OFFLINE' }, at });
+          this.push({ view: snap.view, reason: 'CONTACT_ADDED', previousStatus: 'OFFLINE' }, at);
         } else if (nowVisible && snap.view.version > state.version) {
-          this.push({ event: { view: snap.view, reason: derivedReason(state.status, snap.view), previousStatus: state.status }, at });
+          this.push({ view: snap.view, reason: derivedReason(state.status, snap.view), previousStatus: state.status }, at);
         }
       }
       state.cls = snap.cls;
@@ -262,7 +264,7 @@ export class Follower {
       if (startsView || event.view.version > state.version) {
         state.version = event.view.version;
         state.status = CANONICAL_STATUS[event.view.status];
-        this.push({ event, at: message.at });
+        this.push(event, message.at);
       }
     }
     // A contact removed from an all-contacts subscription is dropped; a later relation hint follows it again.
@@ -317,16 +319,31 @@ export class Follower {
     pending.set(key, next);
   }
 
-  private push(delivered: DeliveredEvent): void {
+  /** Hands one event on: straight to the push callback, else to a waiting or later `next()`. */
+  private push(event: ViewEvent, at: number): void {
     if (this.closed) return;
     this.fanout.delivered++;
+    if (this.direct) {
+      this.direct.deliver(event, at);
+      return;
+    }
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = null;
-      waiter({ value: delivered, done: false });
+      waiter({ value: { event, at }, done: false });
     } else {
-      this.queue.push(delivered);
+      this.queue.push({ event, at });
     }
+  }
+
+  /**
+   * Switches to push mode: what is queued goes to `deliver` now, later events as they are
+   * produced, and `end` runs once when the follower closes. `next()` is not used after this.
+   */
+  deliverTo(deliver: (event: ViewEvent, at: number) => void, end: () => void): void {
+    this.direct = { deliver, end };
+    for (let queued = this.queue.shift(); queued && !this.closed; queued = this.queue.shift()) deliver(queued.event, queued.at);
+    if (this.closed) end();
   }
 
   next(): Promise<IteratorResult<DeliveredEvent>> {
@@ -346,6 +363,7 @@ export class Follower {
     const waiter = this.waiter;
     this.waiter = null;
     waiter?.({ value: undefined, done: true });
+    this.direct?.end();
     const users = [...this.follows.keys()];
     if (this.allContacts && !this.follows.has(this.options.viewerId)) users.push(this.options.viewerId);
     this.follows.clear();

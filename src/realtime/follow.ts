@@ -1,7 +1,9 @@
 /** The presenceChanged subscribe function: validates, starts a Follower, adapts it to an AsyncIterable. */
 import { Context, viewerOrThrow } from '../context';
 import { PresenceEvent } from '../presence/presence.type';
-import { DeliveredEvent, Fanout, Follower } from './fanout';
+import { ViewEvent } from '../presence/presence.model';
+import { Fanout, Follower } from './fanout';
+import { PUSH, PushSource } from './shared-execution';
 
 export interface FollowArgs {
   userIds?: string[] | null;
@@ -12,11 +14,11 @@ export interface FollowArgs {
  * One GraphQL event object per fan-out event: receivers of the same view class share it,
  * which lets the shared executor run each operation once per event.
  */
-const shared = new WeakMap<object, PresenceEvent>();
+const shared = new WeakMap<ViewEvent, PresenceEvent>();
 
-function toGraphQLEvent(delivered: DeliveredEvent): PresenceEvent {
-  let event = shared.get(delivered.event);
-  if (!event) shared.set(delivered.event, (event = PresenceEvent.from(delivered.event, delivered.at)));
+function toGraphQLEvent(viewEvent: ViewEvent, at: number): PresenceEvent {
+  let event = shared.get(viewEvent);
+  if (!event) shared.set(viewEvent, (event = PresenceEvent.from(viewEvent, at)));
   return event;
 }
 
@@ -29,8 +31,9 @@ export async function followPresence(ctx: Context & { fanout?: Fanout }, args: F
   const follower = new Follower(ctx.fanout, { viewerId: viewer.userId, userIds, initial: args.initial });
   await follower.start();
   return {
-    [Symbol.asyncIterator]: () => ({
-      next: () => follower.next().then((r): IteratorResult<PresenceEvent> => (r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value), done: false })),
+    [Symbol.asyncIterator]: (): AsyncIterator<PresenceEvent> & PushSource => ({
+      [PUSH]: (deliver, end) => follower.deliverTo((event, at) => deliver(toGraphQLEvent(event, at)), end),
+      next: () => follower.next().then((r): IteratorResult<PresenceEvent> => (r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value.event, r.value.at), done: false })),
       return: async () => {
         await follower.close();
         return { value: undefined, done: true };

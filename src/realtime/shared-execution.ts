@@ -60,42 +60,70 @@ export interface FrameSink {
   format(result: ExecutionResult): ExecutionResult;
 }
 
+/**
+ * One operation's result for one event. Most receivers use the same document and the same
+ * operation id ("1" in most clients), so the first of each is kept in a field and only
+ * the others in a Map: a fan-out event then allocates no Map at all.
+ */
 interface SharedEntry {
+  operationKey: string;
   result: ExecutionResult | Promise<ExecutionResult>;
-  /** Serialized payload, then whole frames by operation id (clients often all use "1"). */
+  /** Entries of other operations for the same event (on the first entry only). */
+  others?: Map<string, SharedEntry>;
+  /** Serialized payload, then whole frames by operation id. */
   payloadJson?: string;
-  frames?: Map<string, Buffer>;
+  frameId?: string;
+  frame?: Buffer;
+  otherFrames?: Map<string, Buffer>;
 }
 
 /**
- * Pulls events and writes their frames to the sink; the iterator graphql-ws holds only
- * finishes (done) when the source ends or graphql-ws calls return() on a client's complete.
+ * A source that can hand its values over synchronously, as they are produced, instead of
+ * through `next()`. The presence follower is one: with it an event reaches the socket in
+ * the same turn as the message that caused it, with no promise per receiver.
  */
-function pumpFrames(source: AsyncIterator<unknown>, sink: FrameSink, entryFor: (payload: unknown) => SharedEntry): AsyncIterableIterator<ExecutionResult> {
-  let stopped = false;
-  const finished = (async (): Promise<IteratorResult<ExecutionResult>> => {
-    while (!stopped) {
-      const step = await source.next();
-      if (step.done || stopped) break;
-      const entry = entryFor(step.value);
-      const result = await entry.result;
-      entry.payloadJson ??= JSON.stringify(sink.format(result));
-      entry.frames ??= new Map();
-      let frame = entry.frames.get(sink.id);
-      if (!frame) entry.frames.set(sink.id, (frame = Buffer.from(`{"id":${JSON.stringify(sink.id)},"type":"next","payload":${entry.payloadJson}}`)));
-      if (!sink.write(frame)) break;
-    }
-    return DONE;
-  })();
+export const PUSH = Symbol('presence.push');
+
+export interface PushSource {
+  /** From now on (and first for anything queued): `deliver` per value, `end` once when the source finishes. */
+  [PUSH](deliver: (value: unknown) => void, end: () => void): void;
+}
+
+function isPushSource(value: unknown): value is PushSource {
+  return typeof value === 'object' && value !== null && typeof (value as Partial<PushSource>)[PUSH] === 'function';
+}
+
+/** The frame of one shared result for one operation id, serialized once per result and once per id. */
+function frameOf(entry: SharedEntry, result: ExecutionResult, sink: FrameSink): Buffer {
+  if (entry.frameId === sink.id && entry.frame) return entry.frame;
+  let frame = entry.otherFrames?.get(sink.id);
+  if (frame) return frame;
+  entry.payloadJson ??= JSON.stringify(sink.format(result));
+  frame = Buffer.from(`{"id":${JSON.stringify(sink.id)},"type":"next","payload":${entry.payloadJson}}`);
+  if (entry.frame === undefined) {
+    entry.frameId = sink.id;
+    entry.frame = frame;
+  } else {
+    (entry.otherFrames ??= new Map()).set(sink.id, frame);
+  }
+  return frame;
+}
+
+/**
+ * The iterator graphql-ws holds while frames go straight to the sink: its one `next()`
+ * settles (done) when the source ends or the socket is gone; `return()` (a client's
+ * complete, a closed socket) stops the source.
+ */
+function sinkIterator(source: AsyncIterator<unknown>, finished: Promise<IteratorResult<ExecutionResult>>, stop: () => void): AsyncIterableIterator<ExecutionResult> {
   const iterator: AsyncIterableIterator<ExecutionResult> = {
     next: () => finished,
     async return() {
-      stopped = true;
+      stop();
       await source.return?.();
       return DONE;
     },
     async throw(error?: unknown) {
-      stopped = true;
+      stop();
       await source.return?.();
       throw error;
     },
@@ -107,27 +135,102 @@ function pumpFrames(source: AsyncIterator<unknown>, sink: FrameSink, entryFor: (
 }
 
 /**
+ * Writes a push source's events to the sink as they are delivered. A result that is still
+ * a promise (an async resolver) holds back later events of this subscription, so frames
+ * keep the source's order. When the socket is gone the source is stopped here, since
+ * graphql-ws does not call return() on an iterator that finished by itself.
+ */
+function pushFrames(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, entryFor: (payload: unknown) => SharedEntry): AsyncIterableIterator<ExecutionResult> {
+  let stopped = false;
+  let settle: (done: IteratorResult<ExecutionResult>) => void = () => undefined;
+  const finished = new Promise<IteratorResult<ExecutionResult>>((resolve) => (settle = resolve));
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    settle(DONE);
+  };
+  const write = (entry: SharedEntry, result: ExecutionResult): void => {
+    if (stopped || sink.write(frameOf(entry, result, sink))) return;
+    stop();
+    void Promise.resolve(source.return?.()).catch(() => undefined);
+  };
+  /** Async results still being waited for; while there are any, later events queue behind them. */
+  let waiting: Promise<void> | null = null;
+  source[PUSH]((payload) => {
+    if (stopped) return;
+    const entry = entryFor(payload);
+    const { result } = entry;
+    if (waiting === null && !(result instanceof Promise)) {
+      write(entry, result);
+      return;
+    }
+    const previous = waiting ?? Promise.resolve();
+    const mine: Promise<void> = previous
+      .then(() => result)
+      .then((settled) => write(entry, settled))
+      .catch(() => stop())
+      .finally(() => {
+        if (waiting === mine) waiting = null;
+      });
+    waiting = mine;
+  }, stop);
+  return sinkIterator(source, finished, stop);
+}
+
+/**
+ * Pulls events from a plain async iterator and writes their frames to the sink. Same
+ * ending rules as pushFrames.
+ */
+function pumpFrames(source: AsyncIterator<unknown>, sink: FrameSink, entryFor: (payload: unknown) => SharedEntry): AsyncIterableIterator<ExecutionResult> {
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+  };
+  const finished = (async (): Promise<IteratorResult<ExecutionResult>> => {
+    while (!stopped) {
+      const step = await source.next();
+      if (step.done || stopped) break;
+      const entry = entryFor(step.value);
+      if (!sink.write(frameOf(entry, await entry.result, sink))) {
+        stopped = true;
+        await source.return?.();
+        break;
+      }
+    }
+    return DONE;
+  })();
+  return sinkIterator(source, finished, stop);
+}
+
+/**
  * A `subscribe` for graphql-ws. Documents are interned by text first (createDocumentCache),
  * so equal operations from different sockets share one key. With a FrameSink in the
  * context, each shared event is also serialized once per operation and id.
  */
 export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   // Sync results are cached as they are; async ones as their promise.
-  const shared = new WeakMap<object, Map<string, SharedEntry>>();
+  const shared = new WeakMap<object, SharedEntry>();
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const key = operationKey(args);
+    const run = (payload: unknown): SharedEntry => ({ operationKey: key, result: execute({ ...args, rootValue: payload }) });
     const entryFor = (payload: unknown): SharedEntry => {
-      if (typeof payload !== 'object' || payload === null) return { result: execute({ ...args, rootValue: payload }) };
-      let byOperation = shared.get(payload);
-      if (!byOperation) shared.set(payload, (byOperation = new Map()));
-      let entry = byOperation.get(key);
-      if (!entry) byOperation.set(key, (entry = { result: execute({ ...args, rootValue: payload }) }));
+      if (typeof payload !== 'object' || payload === null) return run(payload);
+      const first = shared.get(payload);
+      if (!first) {
+        const entry = run(payload);
+        shared.set(payload, entry);
+        return entry;
+      }
+      if (first.operationKey === key) return first;
+      let entry = first.others?.get(key);
+      if (!entry) (first.others ??= new Map()).set(key, (entry = run(payload)));
       return entry;
     };
     const source = (stream as Stream)[Symbol.asyncIterator]();
     const sink = (args.contextValue as { frameSink?: FrameSink } | undefined)?.frameSink;
+    if (sink && isPushSource(source)) return pushFrames(source, sink, entryFor);
     if (sink) return pumpFrames(source, sink, entryFor);
     return mapIterator(source, (payload) => entryFor(payload).result);
   };

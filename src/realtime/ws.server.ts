@@ -77,6 +77,9 @@ function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
   return { ...result, errors };
 }
 
+/** graphql-transport-ws messages are text frames (browsers hand binary ones over as Blobs). */
+const TEXT_FRAME = { binary: false } as const;
+
 /** Direct frame writes for one subscription, with the same error masking and slow-consumer cut-off as the glue. */
 function frameSinkFor(socket: WebSocket, id: string, logger: Logger): FrameSink {
   return {
@@ -87,8 +90,7 @@ function frameSinkFor(socket: WebSocket, id: string, logger: Logger): FrameSink 
         socket.close(1013, 'Consumer too slow');
         return false;
       }
-      // A text frame: graphql-transport-ws messages are text, and browsers hand binary ones over as Blobs.
-      socket.send(frame, { binary: false });
+      socket.send(frame, TEXT_FRAME);
       return true;
     },
     format: (result) => maskErrors(result, logger),
@@ -145,7 +147,8 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
       onSubscribe: (ctx, id, payload) => {
         const state = sockets.get(ctx.extra.socket);
         if (!state) return [new GraphQLError('Not connected', { extensions: { code: 'UNAUTHENTICATED' } })];
-        const active = Object.values(ctx.subscriptions).filter(Boolean).length;
+        let active = 0;
+        for (const key in ctx.subscriptions) if (ctx.subscriptions[key]) active++;
         if (active >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
@@ -158,15 +161,18 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         let errors = validated.get(document);
         if (!errors) validated.set(document, (errors = validate(schema, document, [...specifiedRules, ...limitRules])));
         if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
-        if (!getOperationAST(document, payload.operationName)) {
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) {
           return [new GraphQLError('Unknown operation', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
+        // Only a subscription writes its own frames; a query or mutation answers through graphql-ws.
+        const frameSink = operation.operation === 'subscription' ? frameSinkFor(ctx.extra.socket, id, logger) : undefined;
         return {
           schema,
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: contextFor(service, state.viewer, null, fanout, frameSinkFor(ctx.extra.socket, id, logger)),
+          contextValue: contextFor(service, state.viewer, null, fanout, frameSink),
         };
       },
       onOperation: (_ctx, _id, _payload, _args, result) => {

@@ -1,6 +1,7 @@
 /** One execution per (event, operation), however many subscribers receive the event. */
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
-import { createDocumentCache, createSharedSubscribe } from '../../src/realtime/shared-execution';
+import { ExecutionArgs } from 'graphql';
+import { FrameSink, PUSH, createDocumentCache, createSharedSubscribe } from '../../src/realtime/shared-execution';
 
 function fanoutSchema(resolveCalls: { n: number }, sources: Array<(v: object) => void>) {
   const Event = new GraphQLObjectType({
@@ -60,5 +61,113 @@ describe('shared subscription execution', () => {
     await Promise.all(iterators.map((it) => it.next()));
     expect(calls.n).toBe(6); // distinct payload objects are executed each
     await Promise.all(iterators.map((it) => it.return?.()));
+  });
+});
+
+/** A push source like the presence follower: values are handed over as they are produced. */
+function pushSchema(resolveCalls: { n: number }, sources: Array<{ push(v: object): void; returned: boolean }>, asyncField = false) {
+  const Event = new GraphQLObjectType({
+    name: 'Event',
+    fields: {
+      text: {
+        type: GraphQLString,
+        resolve: (e: { text: string; delayMs?: number }) => {
+          resolveCalls.n++;
+          return asyncField ? new Promise((r) => setTimeout(() => r(e.text), e.delayMs ?? 0)) : e.text;
+        },
+      },
+    },
+  });
+  return new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
+    subscription: new GraphQLObjectType({
+      name: 'Subscription',
+      fields: {
+        events: {
+          type: Event,
+          resolve: (payload: object) => payload,
+          subscribe: () => {
+            let deliver: ((v: unknown) => void) | null = null;
+            let end: (() => void) | null = null;
+            const source = {
+              returned: false,
+              push: (v: object) => deliver?.(v),
+            };
+            sources.push(source);
+            const iterator = {
+              [PUSH](d: (v: unknown) => void, e: () => void) {
+                deliver = d;
+                end = e;
+              },
+              next: () => new Promise<IteratorResult<unknown>>(() => undefined),
+              async return() {
+                source.returned = true;
+                end?.();
+                return { value: undefined, done: true as const };
+              },
+              [Symbol.asyncIterator]() {
+                return iterator;
+              },
+            };
+            return iterator;
+          },
+        },
+      },
+    }),
+  });
+}
+
+function recordingSink(id: string, accept = () => true): FrameSink & { frames: string[] } {
+  const frames: string[] = [];
+  return { id, frames, write: (frame) => (frames.push(frame.toString()), accept()), format: (r) => r };
+}
+
+describe('pushed subscription events', () => {
+  const document = parse('subscription { events { text } }');
+
+  it('writes each shared event once-executed, in the same turn, to every sink', async () => {
+    const calls = { n: 0 };
+    const sources: Array<{ push(v: object): void; returned: boolean }> = [];
+    const schema = pushSchema(calls, sources);
+    const subscribe = createSharedSubscribe();
+    const sinks = [recordingSink('1'), recordingSink('1'), recordingSink('a')];
+    const iterators = await Promise.all(sinks.map(async (frameSink) => (await subscribe({ schema, document, contextValue: { frameSink } } as ExecutionArgs)) as AsyncIterableIterator<unknown>));
+    const shared = { text: 'hello' };
+    sources.forEach((s) => s.push(shared));
+    // No await in between: the frames are already written.
+    expect(sinks.map((s) => s.frames)).toEqual([
+      ['{"id":"1","type":"next","payload":{"data":{"events":{"text":"hello"}}}}'],
+      ['{"id":"1","type":"next","payload":{"data":{"events":{"text":"hello"}}}}'],
+      ['{"id":"a","type":"next","payload":{"data":{"events":{"text":"hello"}}}}'],
+    ]);
+    expect(calls.n).toBe(1);
+    await Promise.all(iterators.map((it) => it.return?.()));
+    expect(sources.every((s) => s.returned)).toBe(true);
+  });
+
+  it('keeps the order of events whose execution is async', async () => {
+    const sources: Array<{ push(v: object): void; returned: boolean }> = [];
+    const schema = pushSchema({ n: 0 }, sources, true);
+    const sink = recordingSink('1');
+    const iterator = (await createSharedSubscribe()({ schema, document, contextValue: { frameSink: sink } } as ExecutionArgs)) as AsyncIterableIterator<unknown>;
+    sources[0]?.push({ text: 'first', delayMs: 30 });
+    sources[0]?.push({ text: 'second', delayMs: 0 });
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sink.frames.map((f) => (JSON.parse(f) as { payload: { data: { events: { text: string } } } }).payload.data.events.text)).toEqual(['first', 'second']);
+    await iterator.return?.();
+  });
+
+  it('stops the source and finishes when the socket refuses a frame', async () => {
+    const sources: Array<{ push(v: object): void; returned: boolean }> = [];
+    const schema = pushSchema({ n: 0 }, sources);
+    const sink = recordingSink('1', () => false);
+    const iterator = (await createSharedSubscribe()({ schema, document, contextValue: { frameSink: sink } } as ExecutionArgs)) as AsyncIterableIterator<unknown>;
+    const finished = iterator.next();
+    sources[0]?.push({ text: 'lost' });
+    await expect(finished).resolves.toEqual({ value: undefined, done: true });
+    await new Promise((r) => setImmediate(r));
+    expect(sources[0]?.returned).toBe(true);
+    sources[0]?.push({ text: 'after' });
+    expect(sink.frames).toHaveLength(1);
   });
 });
