@@ -2,6 +2,7 @@
  * HS256 bearer tokens: `sub` is the user id, `scope` (space-separated) may hold
  * `presence:admin`. Verification never throws anything but UnauthenticatedError.
  */
+import { createHash } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { UnauthenticatedError } from '../errors';
 import { isValidId } from '../presence/presence.validation';
@@ -31,7 +32,8 @@ export function extractToken(header: unknown): string | null {
 /**
  * Verified tokens, until they expire: a client sends the same token on every heartbeat,
  * and an HMAC check per request is a measurable share of a heartbeat. Keyed by secret and
- * token; only successful verifications are kept; bounded.
+ * a SHA-256 of the token (a socket's token is not kept alive for its whole connection, and
+ * no bearer token sits in a long-lived map); only successful verifications are kept; bounded.
  */
 const verifiedBySecret = new Map<string, Map<string, Viewer>>();
 const MAX_CACHED_TOKENS = 10_000;
@@ -41,11 +43,12 @@ export async function verifyToken(token: string | null, secret: string): Promise
   if (!token) throw new UnauthenticatedError();
   let verified = verifiedBySecret.get(secret);
   if (!verified) verifiedBySecret.set(secret, (verified = new Map()));
-  const hit = verified.get(token);
+  const digest = createHash('sha256').update(token).digest('base64');
+  const hit = verified.get(digest);
   if (hit && hit.expiresAt > Date.now()) return hit;
   const viewer = await verifyUncached(token, secret);
   if (verified.size >= MAX_CACHED_TOKENS) verified.clear();
-  verified.set(token, viewer);
+  verified.set(digest, viewer);
   return viewer;
 }
 

@@ -19,14 +19,28 @@ export interface DeliveredEvent {
   at: number;
 }
 
-interface FeedEntry {
-  listeners: Set<Follower>;
+/** Where a follower in push mode hands its events. */
+export interface EventReceiver {
+  deliver(event: ViewEvent, at: number): void;
+  /** The follower closed; called once. */
+  end(): void;
+}
+
+/**
+ * One followed user's channel on this node. The feed, not the follower, holds what each
+ * follower has applied of this user, in two parallel arrays: the cheapest layout for the
+ * hot path (hand a message to every follower) and for memory, which is mostly this.
+ */
+interface Feed {
+  userId: string;
+  followers: Follower[];
+  states: FollowState[];
   ready: Promise<() => Promise<void>>;
 }
 
 /** The node's channel subscriptions, shared by all local followers. */
 export class Fanout {
-  private readonly feeds = new Map<string, FeedEntry>();
+  private readonly feeds = new Map<string, Feed>();
   private readonly followers = new Set<Follower>();
   /** Events handed to subscribers so far (read by /metrics; a plain counter keeps the hot path cheap). */
   delivered = 0;
@@ -39,29 +53,55 @@ export class Fanout {
     pubsub.onGap(() => this.resyncAll());
   }
 
-  /** Starts delivering `userId`'s messages to `follower`; resolves once the channel is live. */
-  async attach(userId: string, follower: Follower): Promise<void> {
+  /**
+   * Starts delivering `userId`'s messages to `follower`, with `state` as what it has
+   * applied. Registers at once; `live` settles when the channel subscription is confirmed.
+   * `userId` comes back as the feed's copy, so every follower keeps the same string.
+   */
+  attach(userId: string, follower: Follower, state: FollowState): { userId: string; live: Promise<unknown> } {
     let feed = this.feeds.get(userId);
     if (!feed) {
-      const listeners = new Set<Follower>();
+      const followers: Follower[] = [];
+      const states: FollowState[] = [];
       const ready = this.pubsub.listen(userId, (message) => {
-        for (const f of [...listeners]) f.receive(message);
+        // Copies: a receiver may unfollow (or close) while the message is handed round.
+        const to = followers.slice();
+        const with_ = states.slice();
+        for (let i = 0; i < to.length; i++) (to[i] as Follower).receive(message, with_[i] as FollowState);
       });
-      feed = { listeners, ready };
-      this.feeds.set(userId, feed);
+      const created: Feed = { userId, followers, states, ready };
+      feed = created;
+      this.feeds.set(userId, created);
       ready.catch(() => {
-        if (this.feeds.get(userId) === feed) this.feeds.delete(userId);
+        if (this.feeds.get(userId) === created) this.feeds.delete(userId);
       });
     }
-    feed.listeners.add(follower);
-    await feed.ready;
+    feed.followers.push(follower);
+    feed.states.push(state);
+    return { userId: feed.userId, live: feed.ready };
+  }
+
+  /** What `follower` has applied of `userId`, if it follows that user (a scan of that user's local followers). */
+  stateOf(userId: string, follower: Follower): FollowState | undefined {
+    const feed = this.feeds.get(userId);
+    if (!feed) return undefined;
+    const at = feed.followers.indexOf(follower);
+    return at < 0 ? undefined : feed.states[at];
   }
 
   async detach(userId: string, follower: Follower): Promise<void> {
     const feed = this.feeds.get(userId);
     if (!feed) return;
-    feed.listeners.delete(follower);
-    if (feed.listeners.size > 0) return;
+    const at = feed.followers.indexOf(follower);
+    if (at < 0) return;
+    (feed.states[at] as FollowState).attached = false;
+    // Order among followers does not matter: move the last one into the gap.
+    const last = feed.followers.length - 1;
+    feed.followers[at] = feed.followers[last] as Follower;
+    feed.states[at] = feed.states[last] as FollowState;
+    feed.followers.pop();
+    feed.states.pop();
+    if (feed.followers.length > 0) return;
     this.feeds.delete(userId);
     try {
       await (await feed.ready)();
@@ -108,14 +148,56 @@ export class Fanout {
   }
 }
 
-interface FollowState {
-  cls: ViewClass;
-  version: number;
-  status: PresenceStatus;
-  seq: number;
-  inc: string;
-  /** Messages that arrived while the snapshot was being read. */
-  buffer: PresenceMessage[] | null;
+const CLASSES: readonly ViewClass[] = ['self', 'contact', 'frozen', 'stranger'];
+const STATUSES: readonly PresenceStatus[] = ['ONLINE', 'AWAY', 'BUSY', 'INVISIBLE', 'OFFLINE'];
+const ATTACHED = 1 << 5;
+const BUFFERING = 1 << 6;
+
+/**
+ * What one follower has applied of one followed user. A node holds 20 or so of these per
+ * subscription, so view class, status and the attached flag share one small integer
+ * (every field is 8 bytes here).
+ */
+export class FollowState {
+  /** Bits 0-1: class index; 2-4: status index; 5: attached; 6: buffering. */
+  private bits = CLASSES.indexOf('stranger') | (STATUSES.indexOf('OFFLINE') << 2) | ATTACHED | BUFFERING;
+  version = 0;
+  seq = -1;
+  inc = '';
+
+  get cls(): ViewClass {
+    return CLASSES[this.bits & 3] as ViewClass;
+  }
+
+  set cls(value: ViewClass) {
+    this.bits = (this.bits & ~3) | CLASSES.indexOf(value);
+  }
+
+  get status(): PresenceStatus {
+    return STATUSES[(this.bits >> 2) & 7] as PresenceStatus;
+  }
+
+  set status(value: PresenceStatus) {
+    this.bits = (this.bits & ~(7 << 2)) | (STATUSES.indexOf(value) << 2);
+  }
+
+  /** False once the follower let go of the user: a message already on its way is ignored. */
+  get attached(): boolean {
+    return (this.bits & ATTACHED) !== 0;
+  }
+
+  set attached(value: boolean) {
+    this.bits = value ? this.bits | ATTACHED : this.bits & ~ATTACHED;
+  }
+
+  /** A snapshot is being read: messages are held (by the follower) until it is applied. */
+  get buffering(): boolean {
+    return (this.bits & BUFFERING) !== 0;
+  }
+
+  set buffering(value: boolean) {
+    this.bits = value ? this.bits | BUFFERING : this.bits & ~BUFFERING;
+  }
 }
 
 export interface FollowOptions {
@@ -124,11 +206,6 @@ export interface FollowOptions {
   userIds: string[] | null;
   initial: boolean;
 }
-
-/** Status strings as constants, so follow states do not each keep a copy parsed from a message. */
-const CANONICAL_STATUS: Record<PresenceStatus, PresenceStatus> = { ONLINE: 'ONLINE', AWAY: 'AWAY', BUSY: 'BUSY', INVISIBLE: 'INVISIBLE', OFFLINE: 'OFFLINE' };
-
-const CANONICAL_CLASS: Record<ViewClass, ViewClass> = { self: 'self', contact: 'contact', frozen: 'frozen', stranger: 'stranger' };
 
 type StartReason = 'INITIAL' | 'CONTACT_ADDED' | 'SILENT' | null;
 
@@ -142,18 +219,22 @@ function derivedReason(prevStatus: PresenceStatus, next: PresenceView): Presence
 }
 
 /**
- * One presenceChanged subscription. Events come out of `next()` in the order they were
- * produced; per followed user, versions only go up (view-starting events excepted).
+ * One presenceChanged subscription. Events come out of `next()` (or go to the push
+ * callback) in the order they were produced; per followed user, versions only go up
+ * (view-starting events excepted). Its per-user state lives in the feeds (Fanout.attach).
  */
 export class Follower {
-  private readonly follows = new Map<string, FollowState>();
+  /** Users followed, as the feeds' copies of their ids. */
+  private followed: string[] = [];
   private readonly queue: DeliveredEvent[] = [];
   private waiter: ((r: IteratorResult<DeliveredEvent>) => void) | null = null;
-  /** Push mode (see deliverTo): events go to this callback in the turn they are produced. */
-  private direct: { deliver: (event: ViewEvent, at: number) => void; end: () => void } | null = null;
+  /** Push mode (see deliverTo): events go here in the turn they are produced. */
+  private direct: EventReceiver | null = null;
   private closed = false;
   /** Per-user chains of resyncs/follows in flight; created on first use (most followers never need one). */
   private pending: Map<string, Promise<void>> | null = null;
+  /** Messages held for follow states that are reading a snapshot; null when there are none. */
+  private held: Map<FollowState, PresenceMessage[]> | null = null;
 
   constructor(
     private readonly fanout: Fanout,
@@ -164,6 +245,10 @@ export class Follower {
     return this.options.userIds === null;
   }
 
+  private stateOf(userId: string): FollowState | undefined {
+    return this.fanout.stateOf(userId, this);
+  }
+
   /** Reads the snapshot and queues INITIAL events; resolves when the subscription is live. */
   async start(): Promise<void> {
     this.fanout.register(this);
@@ -172,7 +257,7 @@ export class Follower {
       let targets: string[];
       if (this.options.userIds === null) {
         // The viewer's own channel carries the hints that a contact was added or removed.
-        await this.fanout.attach(viewerId, this);
+        await this.fanout.attach(viewerId, this, new FollowState()).live;
         targets = await this.fanout.store.contactsOf(viewerId);
       } else {
         targets = [...new Set(this.options.userIds)];
@@ -189,19 +274,29 @@ export class Follower {
    * emits: INITIAL or CONTACT_ADDED, nothing (SILENT), or null for a resync diff.
    */
   private async followMany(userIds: string[], startReason: StartReason): Promise<void> {
-    const fresh = userIds.filter((id) => !this.follows.has(id));
-    for (const id of fresh) this.follows.set(id, { cls: 'stranger', version: 0, status: 'OFFLINE', seq: -1, inc: '', buffer: [] });
-    await Promise.all(fresh.map((id) => this.fanout.attach(id, this)));
+    if (this.closed) return;
+    const fresh = userIds.filter((id) => !this.followed.includes(id));
+    const states = new Map<string, FollowState>();
+    const attached = fresh.map((id) => {
+      const state = new FollowState();
+      states.set(id, state);
+      return this.fanout.attach(id, this, state);
+    });
+    // One exactly sized array per follower (push would leave room for twice as many).
+    const ids = attached.map((a) => a.userId);
+    this.followed = this.followed.length === 0 ? ids : this.followed.concat(ids);
+    await Promise.all(attached.map((a) => a.live));
     if (this.closed) return;
     const snapshots = await this.fanout.store.readViews(this.options.viewerId, fresh);
-    for (const snap of snapshots) this.applySnapshot(snap, startReason);
+    for (const snap of snapshots) {
+      const state = states.get(snap.userId);
+      if (state) this.applySnapshot(snap, startReason, state);
+    }
   }
 
-  private applySnapshot(snap: ViewSnapshot, startReason: StartReason): void {
-    const state = this.follows.get(snap.userId);
-    if (!state) return;
-    const buffered = state.buffer ?? [];
-    state.buffer = null;
+  private applySnapshot(snap: ViewSnapshot, startReason: StartReason, state: FollowState): void {
+    if (!state.attached) return;
+    const buffered = this.release(state);
     // A new incarnation (the store lost its data) restarts the sequence.
     if (snap.seq >= state.seq || snap.inc !== state.inc) {
       const wasVisible = visible(state.cls);
@@ -221,32 +316,42 @@ export class Follower {
       }
       state.cls = snap.cls;
       state.version = snap.view.version;
-      state.status = CANONICAL_STATUS[snap.view.status];
+      state.status = snap.view.status;
       state.seq = snap.seq;
       state.inc = this.fanout.internIncarnation(snap.userId, snap.inc);
     }
-    for (const message of buffered) this.apply(message);
+    for (const message of buffered) this.apply(message, state);
   }
 
-  /** Called by the feed for every message on a followed user's channel. */
-  receive(message: PresenceMessage): void {
-    if (this.closed) return;
+  /** Called by the feed of a followed user for every message on its channel, with this follower's state there. */
+  receive(message: PresenceMessage, state: FollowState): void {
+    if (this.closed || !state.attached) return;
     if (this.allContacts && message.userId === this.options.viewerId) {
+      // The viewer's own channel: only its relation hints matter here.
       for (const other of message.relationChanged) this.refollow(other);
-      if (!this.follows.has(message.userId)) return;
-    }
-    const state = this.follows.get(message.userId);
-    if (!state) return;
-    if (state.buffer) {
-      state.buffer.push(message);
       return;
     }
-    this.apply(message);
+    if (state.buffering) {
+      const held = (this.held ??= new Map());
+      const messages = held.get(state);
+      if (messages) messages.push(message);
+      else held.set(state, [message]);
+      return;
+    }
+    this.apply(message, state);
   }
 
-  private apply(message: PresenceMessage): void {
-    const state = this.follows.get(message.userId);
-    if (!state || state.buffer) return;
+  /** Ends buffering for `state` and returns what was held for it. */
+  private release(state: FollowState): PresenceMessage[] {
+    state.buffering = false;
+    const messages = this.held?.get(state) ?? [];
+    this.held?.delete(state);
+    if (this.held?.size === 0) this.held = null;
+    return messages;
+  }
+
+  private apply(message: PresenceMessage, state: FollowState): void {
+    if (!state.attached || state.buffering) return;
     const sameIncarnation = message.inc === state.inc || (state.inc === '' && message.seq === 1);
     if (sameIncarnation && message.seq <= state.seq) return;
     if (!sameIncarnation || message.seq > state.seq + 1) {
@@ -258,12 +363,12 @@ export class Follower {
     if (state.inc !== message.inc) state.inc = this.fanout.internIncarnation(message.userId, message.inc);
     const own = message.viewers[this.options.viewerId];
     const event = own ? own.event : state.cls === 'self' ? message.self : state.cls === 'contact' ? message.contact : null;
-    if (own) state.cls = CANONICAL_CLASS[own.cls];
+    if (own) state.cls = own.cls;
     if (event) {
       const startsView = event.reason === 'CONTACT_ADDED' || event.reason === 'CONTACT_REMOVED';
       if (startsView || event.view.version > state.version) {
         state.version = event.view.version;
-        state.status = CANONICAL_STATUS[event.view.status];
+        state.status = event.view.status;
         this.push(event, message.at);
       }
     }
@@ -273,28 +378,31 @@ export class Follower {
 
   /** A relation of the viewer changed: follow the user again (all-contacts subscriptions). */
   private refollow(userId: string): void {
-    if (this.follows.has(userId) || userId === this.options.viewerId) return;
+    if (userId === this.options.viewerId || this.stateOf(userId) !== undefined) return;
     this.serialize(userId, () => this.followMany([userId], 'CONTACT_ADDED'));
   }
 
   private async unfollow(userId: string): Promise<void> {
-    if (!this.follows.delete(userId)) return;
+    // `followed` holds the feeds' copies of the ids: equal strings, compared by value.
+    const at = this.followed.indexOf(userId);
+    if (at < 0) return;
+    this.followed.splice(at, 1);
     await this.fanout.detach(userId, this);
   }
 
   /** Re-reads one user and emits the difference; serialized per user. */
   resync(userId: string): void {
-    const state = this.follows.get(userId);
-    if (!state || state.buffer) return;
-    state.buffer = [];
+    const state = this.stateOf(userId);
+    if (!state || state.buffering) return;
+    state.buffering = true;
     this.serialize(userId, async () => {
       const [snap] = await this.fanout.store.readViews(this.options.viewerId, [userId]);
-      if (snap) this.applySnapshot(snap, null);
+      if (snap) this.applySnapshot(snap, null, state);
     });
   }
 
   resyncEverything(): void {
-    for (const userId of this.follows.keys()) this.resync(userId);
+    for (const userId of this.followed) this.resync(userId);
     if (this.allContacts) {
       this.serialize('\u0000contacts', async () => {
         const contacts = await this.fanout.store.contactsOf(this.options.viewerId);
@@ -310,8 +418,8 @@ export class Follower {
       .then(task)
       .catch(() => {
         // The store is away; the reconnect triggers another resync.
-        const state = this.follows.get(key);
-        if (state) state.buffer = null;
+        const state = this.stateOf(key);
+        if (state) this.release(state);
       })
       .finally(() => {
         if (pending.get(key) === next) pending.delete(key);
@@ -337,13 +445,13 @@ export class Follower {
   }
 
   /**
-   * Switches to push mode: what is queued goes to `deliver` now, later events as they are
-   * produced, and `end` runs once when the follower closes. `next()` is not used after this.
+   * Switches to push mode: what is queued goes to `receiver` now, later events as they are
+   * produced, and its `end` runs once when the follower closes. `next()` is not used after this.
    */
-  deliverTo(deliver: (event: ViewEvent, at: number) => void, end: () => void): void {
-    this.direct = { deliver, end };
-    for (let queued = this.queue.shift(); queued && !this.closed; queued = this.queue.shift()) deliver(queued.event, queued.at);
-    if (this.closed) end();
+  deliverTo(receiver: EventReceiver): void {
+    this.direct = receiver;
+    for (let queued = this.queue.shift(); queued && !this.closed; queued = this.queue.shift()) receiver.deliver(queued.event, queued.at);
+    if (this.closed) receiver.end();
   }
 
   next(): Promise<IteratorResult<DeliveredEvent>> {
@@ -364,9 +472,9 @@ export class Follower {
     this.waiter = null;
     waiter?.({ value: undefined, done: true });
     this.direct?.end();
-    const users = [...this.follows.keys()];
-    if (this.allContacts && !this.follows.has(this.options.viewerId)) users.push(this.options.viewerId);
-    this.follows.clear();
+    const users = this.followed;
+    this.followed = [];
+    if (this.allContacts) users.push(this.options.viewerId);
     await Promise.all(users.map((id) => this.fanout.detach(id, this)));
   }
 }

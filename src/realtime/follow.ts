@@ -2,8 +2,8 @@
 import { Context, viewerOrThrow } from '../context';
 import { PresenceEvent } from '../presence/presence.type';
 import { ViewEvent } from '../presence/presence.model';
-import { Fanout, Follower } from './fanout';
-import { PUSH, PushSource } from './shared-execution';
+import { EventReceiver, Fanout, Follower } from './fanout';
+import { PUSH, PushReceiver, PushSource } from './shared-execution';
 
 export interface FollowArgs {
   userIds?: string[] | null;
@@ -22,6 +22,43 @@ function toGraphQLEvent(viewEvent: ViewEvent, at: number): PresenceEvent {
   return event;
 }
 
+/**
+ * The AsyncIterable that `subscribe` returns: a follower's events as GraphQL objects,
+ * pulled with next() or pushed (PUSH) to the shared executor. One object per subscription.
+ */
+class PresenceEventStream implements AsyncIterableIterator<PresenceEvent>, PushSource, EventReceiver {
+  private receiver: PushReceiver | null = null;
+
+  constructor(private readonly follower: Follower) {}
+
+  [PUSH](receiver: PushReceiver): void {
+    this.receiver = receiver;
+    this.follower.deliverTo(this);
+  }
+
+  deliver(event: ViewEvent, at: number): void {
+    this.receiver?.deliver(toGraphQLEvent(event, at));
+  }
+
+  end(): void {
+    this.receiver?.end();
+  }
+
+  async next(): Promise<IteratorResult<PresenceEvent>> {
+    const r = await this.follower.next();
+    return r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value.event, r.value.at), done: false };
+  }
+
+  async return(): Promise<IteratorResult<PresenceEvent>> {
+    await this.follower.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<PresenceEvent> {
+    return this;
+  }
+}
+
 /** Starts following for the context's viewer; resolves once the snapshot is queued. */
 export async function followPresence(ctx: Context & { fanout?: Fanout }, args: FollowArgs): Promise<AsyncIterable<PresenceEvent>> {
   const viewer = viewerOrThrow(ctx);
@@ -30,14 +67,5 @@ export async function followPresence(ctx: Context & { fanout?: Fanout }, args: F
   if (userIds !== null) ctx.service.checkUserIds(userIds);
   const follower = new Follower(ctx.fanout, { viewerId: viewer.userId, userIds, initial: args.initial });
   await follower.start();
-  return {
-    [Symbol.asyncIterator]: (): AsyncIterator<PresenceEvent> & PushSource => ({
-      [PUSH]: (deliver, end) => follower.deliverTo((event, at) => deliver(toGraphQLEvent(event, at)), end),
-      next: () => follower.next().then((r): IteratorResult<PresenceEvent> => (r.done ? { value: undefined, done: true } : { value: toGraphQLEvent(r.value.event, r.value.at), done: false })),
-      return: async () => {
-        await follower.close();
-        return { value: undefined, done: true };
-      },
-    }),
-  };
+  return new PresenceEventStream(follower);
 }

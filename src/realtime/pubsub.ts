@@ -57,9 +57,13 @@ export function iterate(listen: (handler: MessageHandler) => Promise<() => Promi
   };
 }
 
-/** In-process channels for the single-node memory backend. */
+/**
+ * In-process channels for the single-node memory backend. The fan-out listens once per
+ * followed user, so a channel nearly always has one handler: it is kept as is, and only
+ * a second one makes an array.
+ */
 export class MemoryPubSub implements PresencePubSub {
-  private readonly channels = new Map<string, Set<MessageHandler>>();
+  private readonly channels = new Map<string, MessageHandler | MessageHandler[]>();
 
   async publish(userId: string, message: PresenceMessage): Promise<void> {
     this.deliver(userId, message);
@@ -67,7 +71,9 @@ export class MemoryPubSub implements PresencePubSub {
 
   /** Synchronous delivery: the memory store calls it right after a commit. */
   deliver(userId: string, message: PresenceMessage): void {
-    for (const handler of [...(this.channels.get(userId) ?? [])]) handler(message);
+    const handlers = this.channels.get(userId);
+    if (typeof handlers === 'function') handlers(message);
+    else if (handlers) for (const handler of [...handlers]) handler(message);
   }
 
   subscribe(userId: string): AsyncIterable<PresenceMessage> {
@@ -75,14 +81,22 @@ export class MemoryPubSub implements PresencePubSub {
   }
 
   async listen(userId: string, handler: MessageHandler): Promise<() => Promise<void>> {
-    let set = this.channels.get(userId);
-    if (!set) this.channels.set(userId, (set = new Set()));
-    const wrapped: MessageHandler = (m) => handler(m);
-    set.add(wrapped);
+    const current = this.channels.get(userId);
+    if (current === undefined) this.channels.set(userId, handler);
+    else if (typeof current === 'function') this.channels.set(userId, [current, handler]);
+    else current.push(handler);
+    let listening = true;
     return async () => {
-      const current = this.channels.get(userId);
-      current?.delete(wrapped);
-      if (current && current.size === 0) this.channels.delete(userId);
+      if (!listening) return;
+      listening = false;
+      const now = this.channels.get(userId);
+      if (now === handler) this.channels.delete(userId);
+      else if (Array.isArray(now)) {
+        // The same handler may listen twice: remove one registration.
+        const at = now.indexOf(handler);
+        if (at >= 0) now.splice(at, 1);
+        if (now.length === 1) this.channels.set(userId, now[0] as MessageHandler);
+      }
     };
   }
 

@@ -78,6 +78,17 @@ interface SharedEntry {
 }
 
 /**
+ * Where a pushed value goes. Objects rather than callbacks: a node holds one per
+ * subscription, and methods on a class cost no closure each.
+ */
+export interface PushReceiver {
+  /** One value, in the turn it was produced. */
+  deliver(value: unknown): void;
+  /** The source finished (it was closed); called once. */
+  end(): void;
+}
+
+/**
  * A source that can hand its values over synchronously, as they are produced, instead of
  * through `next()`. The presence follower is one: with it an event reaches the socket in
  * the same turn as the message that caused it, with no promise per receiver.
@@ -85,12 +96,29 @@ interface SharedEntry {
 export const PUSH = Symbol('presence.push');
 
 export interface PushSource {
-  /** From now on (and first for anything queued): `deliver` per value, `end` once when the source finishes. */
-  [PUSH](deliver: (value: unknown) => void, end: () => void): void;
+  /** From now on (and first for anything queued) every value goes to `receiver`. */
+  [PUSH](receiver: PushReceiver): void;
 }
 
 function isPushSource(value: unknown): value is PushSource {
   return typeof value === 'object' && value !== null && typeof (value as Partial<PushSource>)[PUSH] === 'function';
+}
+
+/**
+ * One operation's result for one event. Most receivers use the same document and the same
+ * operation id ("1" in most clients), so the first of each is kept in a field and only
+ * the others in a Map: a fan-out event then allocates no Map at all.
+ */
+interface SharedEntry {
+  operationKey: string;
+  result: ExecutionResult | Promise<ExecutionResult>;
+  /** Entries of other operations for the same event (on the first entry only). */
+  others?: Map<string, SharedEntry>;
+  /** Serialized payload, then whole frames by operation id. */
+  payloadJson?: string;
+  frameId?: string;
+  frame?: Buffer;
+  otherFrames?: Map<string, Buffer>;
 }
 
 /** The frame of one shared result for one operation id, serialized once per result and once per id. */
@@ -109,97 +137,150 @@ function frameOf(entry: SharedEntry, result: ExecutionResult, sink: FrameSink): 
   return frame;
 }
 
-/**
- * The iterator graphql-ws holds while frames go straight to the sink: its one `next()`
- * settles (done) when the source ends or the socket is gone; `return()` (a client's
- * complete, a closed socket) stops the source.
- */
-function sinkIterator(source: AsyncIterator<unknown>, finished: Promise<IteratorResult<ExecutionResult>>, stop: () => void): AsyncIterableIterator<ExecutionResult> {
-  const iterator: AsyncIterableIterator<ExecutionResult> = {
-    next: () => finished,
-    async return() {
-      stop();
-      await source.return?.();
-      return DONE;
-    },
-    async throw(error?: unknown) {
-      stop();
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+/** One subscription's way to the shared results: the node-wide cache plus this operation's key. */
+class SharedResults {
+  private readonly key: string;
+
+  constructor(
+    private readonly args: ExecutionArgs,
+    private readonly shared: WeakMap<object, SharedEntry>,
+  ) {
+    this.key = operationKey(args);
+  }
+
+  private run(payload: unknown): SharedEntry {
+    return { operationKey: this.key, result: execute({ ...this.args, rootValue: payload }) };
+  }
+
+  /** The entry of this operation for `payload`, executed on first use. */
+  entryFor(payload: unknown): SharedEntry {
+    if (typeof payload !== 'object' || payload === null) return this.run(payload);
+    const first = this.shared.get(payload);
+    if (!first) {
+      const entry = this.run(payload);
+      this.shared.set(payload, entry);
+      return entry;
+    }
+    if (first.operationKey === this.key) return first;
+    let entry = first.others?.get(this.key);
+    if (!entry) (first.others ??= new Map()).set(this.key, (entry = this.run(payload)));
+    return entry;
+  }
 }
 
 /**
- * Writes a push source's events to the sink as they are delivered. A result that is still
- * a promise (an async resolver) holds back later events of this subscription, so frames
- * keep the source's order. When the socket is gone the source is stopped here, since
- * graphql-ws does not call return() on an iterator that finished by itself.
+ * Writes a subscription's events to its sink; graphql-ws holds it as the subscription's
+ * iterator. Its one `next()` settles (done) when the source ends or the socket is gone;
+ * `return()` (a client's complete, a closed socket) stops the source. Pushed events are
+ * written in the turn they arrive; a result that is still a promise (an async resolver)
+ * holds back later events, so frames keep the source's order.
  */
-function pushFrames(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, entryFor: (payload: unknown) => SharedEntry): AsyncIterableIterator<ExecutionResult> {
-  let stopped = false;
-  let settle: (done: IteratorResult<ExecutionResult>) => void = () => undefined;
-  const finished = new Promise<IteratorResult<ExecutionResult>>((resolve) => (settle = resolve));
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
-    settle(DONE);
-  };
-  const write = (entry: SharedEntry, result: ExecutionResult): void => {
-    if (stopped || sink.write(frameOf(entry, result, sink))) return;
-    stop();
-    void Promise.resolve(source.return?.()).catch(() => undefined);
-  };
+abstract class FramePump implements AsyncIterableIterator<ExecutionResult> {
+  protected stopped = false;
+  private settle: ((done: IteratorResult<ExecutionResult>) => void) | null = null;
+  private readonly finished: Promise<IteratorResult<ExecutionResult>>;
+
+  constructor(
+    protected readonly source: AsyncIterator<unknown>,
+    protected readonly sink: FrameSink,
+    protected readonly results: SharedResults,
+  ) {
+    this.finished = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  protected stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.settle?.(DONE);
+    this.settle = null;
+  }
+
+  /**
+   * Writes one result's frame. A refused frame (the socket is gone) stops the source here,
+   * since graphql-ws does not call return() on an iterator that finished by itself.
+   */
+  protected write(entry: SharedEntry, result: ExecutionResult): boolean {
+    if (this.stopped) return false;
+    if (this.sink.write(frameOf(entry, result, this.sink))) return true;
+    this.stop();
+    void Promise.resolve(this.source.return?.()).catch(() => undefined);
+    return false;
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.finished;
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.stop();
+    await this.source.return?.();
+    return DONE;
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.stop();
+    await this.source.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
+}
+
+/** For a push source: events are written as they are delivered. */
+class PushedFrames extends FramePump implements PushReceiver {
   /** Async results still being waited for; while there are any, later events queue behind them. */
-  let waiting: Promise<void> | null = null;
-  source[PUSH]((payload) => {
-    if (stopped) return;
-    const entry = entryFor(payload);
+  private waiting: Promise<void> | null = null;
+
+  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, results: SharedResults) {
+    super(source, sink, results);
+    source[PUSH](this);
+  }
+
+  deliver(payload: unknown): void {
+    if (this.stopped) return;
+    const entry = this.results.entryFor(payload);
     const { result } = entry;
-    if (waiting === null && !(result instanceof Promise)) {
-      write(entry, result);
+    if (this.waiting === null && !(result instanceof Promise)) {
+      this.write(entry, result);
       return;
     }
-    const previous = waiting ?? Promise.resolve();
-    const mine: Promise<void> = previous
+    const mine: Promise<void> = (this.waiting ?? Promise.resolve())
       .then(() => result)
-      .then((settled) => write(entry, settled))
-      .catch(() => stop())
+      .then((settled) => void this.write(entry, settled))
+      .catch(() => this.stop())
       .finally(() => {
-        if (waiting === mine) waiting = null;
+        if (this.waiting === mine) this.waiting = null;
       });
-    waiting = mine;
-  }, stop);
-  return sinkIterator(source, finished, stop);
+    this.waiting = mine;
+  }
+
+  end(): void {
+    this.stop();
+  }
 }
 
-/**
- * Pulls events from a plain async iterator and writes their frames to the sink. Same
- * ending rules as pushFrames.
- */
-function pumpFrames(source: AsyncIterator<unknown>, sink: FrameSink, entryFor: (payload: unknown) => SharedEntry): AsyncIterableIterator<ExecutionResult> {
-  let stopped = false;
-  const stop = (): void => {
-    stopped = true;
-  };
-  const finished = (async (): Promise<IteratorResult<ExecutionResult>> => {
-    while (!stopped) {
-      const step = await source.next();
-      if (step.done || stopped) break;
-      const entry = entryFor(step.value);
-      if (!sink.write(frameOf(entry, await entry.result, sink))) {
-        stopped = true;
-        await source.return?.();
-        break;
+/** For a plain async iterator: events are pulled one by one. */
+class PulledFrames extends FramePump {
+  constructor(source: AsyncIterator<unknown>, sink: FrameSink, results: SharedResults) {
+    super(source, sink, results);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const step = await this.source.next();
+        if (step.done || this.stopped) break;
+        const entry = this.results.entryFor(step.value);
+        if (!this.write(entry, await entry.result)) return;
       }
+    } catch {
+      // The source failed: the subscription ends like a finished one.
     }
-    return DONE;
-  })();
-  return sinkIterator(source, finished, stop);
+    this.stop();
+  }
 }
 
 /**
@@ -213,26 +294,12 @@ export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncI
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
-    const key = operationKey(args);
-    const run = (payload: unknown): SharedEntry => ({ operationKey: key, result: execute({ ...args, rootValue: payload }) });
-    const entryFor = (payload: unknown): SharedEntry => {
-      if (typeof payload !== 'object' || payload === null) return run(payload);
-      const first = shared.get(payload);
-      if (!first) {
-        const entry = run(payload);
-        shared.set(payload, entry);
-        return entry;
-      }
-      if (first.operationKey === key) return first;
-      let entry = first.others?.get(key);
-      if (!entry) (first.others ??= new Map()).set(key, (entry = run(payload)));
-      return entry;
-    };
+    const results = new SharedResults(args, shared);
     const source = (stream as Stream)[Symbol.asyncIterator]();
     const sink = (args.contextValue as { frameSink?: FrameSink } | undefined)?.frameSink;
-    if (sink && isPushSource(source)) return pushFrames(source, sink, entryFor);
-    if (sink) return pumpFrames(source, sink, entryFor);
-    return mapIterator(source, (payload) => entryFor(payload).result);
+    if (sink && isPushSource(source)) return new PushedFrames(source, sink, results);
+    if (sink) return new PulledFrames(source, sink, results);
+    return mapIterator(source, (payload) => results.entryFor(payload).result);
   };
 }
 

@@ -6,11 +6,11 @@
  * per subscriber). Slow consumers are cut off instead of buffering without bound.
  *
  * Per socket, in order: protocol check → `makeServer().opened` → messages → keep-alive
- * pings every `keepAliveMs` (no pong within the next interval: terminate) → close.
+ * pings every `keepAliveMs` (no pong by the next ping: terminate) → close.
  */
 import { CloseCode, ServerOptions, handleProtocols, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
 
 /** What operations see as `ctx.extra`. */
 export interface SocketExtra {
@@ -19,6 +19,48 @@ export interface SocketExtra {
 
 /** Bytes a socket may have queued before the server gives up on it (close 1013, try again later). */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Keep-alive runs over the sockets in this many groups, one group per tick: pings go out
+ * a few at a time (a burst of thousands would hold up events), and no socket needs a
+ * timer of its own.
+ */
+const KEEP_ALIVE_GROUPS = 16;
+
+/** The socket as graphql-ws's `makeServer` drives it (methods, not a closure each). */
+class GraphqlWsSocket {
+  readonly protocol: string;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly logger: Logger,
+  ) {
+    this.protocol = socket.protocol;
+  }
+
+  send(data: string): void {
+    const socket = this.socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      socket.close(1013, 'Consumer too slow');
+      return;
+    }
+    socket.send(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(cb: (data: string) => Promise<void>): void {
+    this.socket.on('message', (data: RawData) => {
+      cb(String(data)).catch((error: unknown) => {
+        this.logger.error({ err: error }, 'graphql-ws message handling failed');
+        this.socket.close(CloseCode.InternalServerError, 'Internal server error');
+      });
+    });
+  }
+}
 
 export function serveGraphqlWs(
   options: ServerOptions<Record<string, unknown> | undefined, SocketExtra>,
@@ -30,46 +72,41 @@ export function serveGraphqlWs(
   wss.options.handleProtocols = handleProtocols;
   /** Close handling still running (onClose: a device's grace period is being recorded). */
   const closing = new Set<Promise<void>>();
-  wss.on('connection', (socket: WebSocket) => {
-    socket.once('error', (error) => {
-      logger.warn({ err: error }, 'websocket error');
-      socket.terminate();
-    });
-    let alive = true;
-    socket.on('pong', () => (alive = true));
-    const ping = setInterval(() => {
-      if (!alive) {
-        socket.terminate();
-        return;
+
+  const groups = Array.from({ length: KEEP_ALIVE_GROUPS }, () => new Set<WebSocket>());
+  /** Sockets that answered the last ping (new sockets count as having answered). */
+  const answered = new WeakSet<WebSocket>();
+  let nextGroup = 0;
+  let joined = 0;
+  const keepAlive = setInterval(() => {
+    const group = groups[nextGroup] as Set<WebSocket>;
+    nextGroup = (nextGroup + 1) % KEEP_ALIVE_GROUPS;
+    for (const socket of group) {
+      if (!answered.delete(socket)) {
+        socket.terminate(); // no pong since the last ping: the peer is gone
+        continue;
       }
-      alive = false;
       socket.ping();
-    }, keepAliveMs);
-    ping.unref();
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== WebSocket.OPEN) return;
-          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-            socket.close(1013, 'Consumer too slow');
-            return;
-          }
-          socket.send(data);
-        },
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (cb) =>
-          socket.on('message', (data) => {
-            cb(String(data)).catch((error: unknown) => {
-              logger.error({ err: error }, 'graphql-ws message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
-          }),
-      },
-      { socket },
-    );
-    socket.once('close', (code, reason) => {
-      clearInterval(ping);
+    }
+  }, keepAliveMs / KEEP_ALIVE_GROUPS);
+  keepAlive.unref();
+  function onPong(this: WebSocket): void {
+    answered.add(this);
+  }
+  function onError(this: WebSocket, error: Error): void {
+    logger.warn({ err: error }, 'websocket error');
+    this.terminate();
+  }
+
+  wss.on('connection', (socket: WebSocket) => {
+    socket.on('error', onError);
+    socket.on('pong', onPong);
+    answered.add(socket);
+    const group = groups[joined++ % KEEP_ALIVE_GROUPS] as Set<WebSocket>;
+    group.add(socket);
+    const closed = server.opened(new GraphqlWsSocket(socket, logger), { socket });
+    socket.on('close', (code, reason) => {
+      group.delete(socket);
       const done = closed(code, String(reason)).catch((error: unknown) => logger.error({ err: error }, 'socket close handling failed'));
       closing.add(done);
       void done.finally(() => closing.delete(done));
@@ -86,6 +123,7 @@ export function serveGraphqlWs(
       await Promise.all(gone);
       clearTimeout(cutoff);
       await Promise.all([...closing]);
+      clearInterval(keepAlive);
       wss.removeAllListeners('connection');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -81,20 +81,27 @@ function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
 const TEXT_FRAME = { binary: false } as const;
 
 /** Direct frame writes for one subscription, with the same error masking and slow-consumer cut-off as the glue. */
-function frameSinkFor(socket: WebSocket, id: string, logger: Logger): FrameSink {
-  return {
-    id,
-    write(frame) {
-      if (socket.readyState !== WebSocket.OPEN) return false;
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        socket.close(1013, 'Consumer too slow');
-        return false;
-      }
-      socket.send(frame, TEXT_FRAME);
-      return true;
-    },
-    format: (result) => maskErrors(result, logger),
-  };
+class SocketFrameSink implements FrameSink {
+  constructor(
+    private readonly socket: WebSocket,
+    readonly id: string,
+    private readonly logger: Logger,
+  ) {}
+
+  write(frame: Buffer): boolean {
+    const socket = this.socket;
+    if (socket.readyState !== WebSocket.OPEN) return false;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      socket.close(1013, 'Consumer too slow');
+      return false;
+    }
+    socket.send(frame, TEXT_FRAME);
+    return true;
+  }
+
+  format(result: ExecutionResult): ExecutionResult {
+    return maskErrors(result, this.logger);
+  }
 }
 
 /** Attaches graphql-ws; returns a function that closes every socket and stops accepting. */
@@ -118,9 +125,10 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   deps.httpServer.on('upgrade', onUpgrade);
+  const countClosed = (): void => metrics.connections.dec();
   wss.on('connection', (ws) => {
     metrics.connections.inc();
-    ws.once('close', () => metrics.connections.dec());
+    ws.on('close', countClosed);
   });
 
   const disposable = serveGraphqlWs(
@@ -135,6 +143,10 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         } catch {
           return false; // 4403 Forbidden
         }
+        // graphql-ws keeps connectionParams for the socket's lifetime; the token is not needed after this check.
+        const held = params as Record<string, unknown>;
+        delete held.authorization;
+        delete held.Authorization;
         const device = parseDevice(params.device);
         if (device === 'invalid') {
           ctx.extra.socket.close(CloseCode.BadRequest, 'connectionParams.device must be { id: 1-128 of A-Z a-z 0-9 . _ : @ -, type: WEB|MOBILE|DESKTOP }');
@@ -158,6 +170,10 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         } catch (error) {
           return [new GraphQLError(error instanceof Error ? error.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
+        // graphql-ws keeps the subscribe message for the operation's lifetime: let it hold
+        // the one copy of this query text the document cache has, not its own.
+        const canonicalQuery = document.loc?.source.body;
+        if (canonicalQuery !== undefined) (payload as { query: string }).query = canonicalQuery;
         let errors = validated.get(document);
         if (!errors) validated.set(document, (errors = validate(schema, document, [...specifiedRules, ...limitRules])));
         if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
@@ -166,7 +182,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           return [new GraphQLError('Unknown operation', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         // Only a subscription writes its own frames; a query or mutation answers through graphql-ws.
-        const frameSink = operation.operation === 'subscription' ? frameSinkFor(ctx.extra.socket, id, logger) : undefined;
+        const frameSink = operation.operation === 'subscription' ? new SocketFrameSink(ctx.extra.socket, id, logger) : undefined;
         return {
           schema,
           document,

@@ -1,7 +1,7 @@
 /** One execution per (event, operation), however many subscribers receive the event. */
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
 import { ExecutionArgs } from 'graphql';
-import { FrameSink, PUSH, createDocumentCache, createSharedSubscribe } from '../../src/realtime/shared-execution';
+import { FrameSink, PUSH, PushReceiver, createDocumentCache, createSharedSubscribe } from '../../src/realtime/shared-execution';
 
 function fanoutSchema(resolveCalls: { n: number }, sources: Array<(v: object) => void>) {
   const Event = new GraphQLObjectType({
@@ -87,22 +87,20 @@ function pushSchema(resolveCalls: { n: number }, sources: Array<{ push(v: object
           type: Event,
           resolve: (payload: object) => payload,
           subscribe: () => {
-            let deliver: ((v: unknown) => void) | null = null;
-            let end: (() => void) | null = null;
+            let receiver: PushReceiver | null = null;
             const source = {
               returned: false,
-              push: (v: object) => deliver?.(v),
+              push: (v: object) => receiver?.deliver(v),
             };
             sources.push(source);
             const iterator = {
-              [PUSH](d: (v: unknown) => void, e: () => void) {
-                deliver = d;
-                end = e;
+              [PUSH](r: PushReceiver) {
+                receiver = r;
               },
               next: () => new Promise<IteratorResult<unknown>>(() => undefined),
               async return() {
                 source.returned = true;
-                end?.();
+                receiver?.end();
                 return { value: undefined, done: true as const };
               },
               [Symbol.asyncIterator]() {
