@@ -28,13 +28,13 @@ export interface EventReceiver {
 
 /**
  * One followed user's channel on this node. The feed, not the follower, holds what each
- * follower has applied of this user, in two parallel arrays: the cheapest layout for the
- * hot path (hand a message to every follower) and for memory, which is mostly this.
+ * follower has applied of this user, as [follower, state, follower, state, …] in one
+ * array: the cheapest layout for the hot path (hand a message to every follower) and for
+ * memory, which is mostly this.
  */
 interface Feed {
   userId: string;
-  followers: Follower[];
-  states: FollowState[];
+  entries: Array<Follower | FollowState>;
   ready: Promise<() => Promise<void>>;
 }
 
@@ -61,47 +61,51 @@ export class Fanout {
   attach(userId: string, follower: Follower, state: FollowState): { userId: string; live: Promise<unknown> } {
     let feed = this.feeds.get(userId);
     if (!feed) {
-      const followers: Follower[] = [];
-      const states: FollowState[] = [];
+      const entries: Array<Follower | FollowState> = [];
       const ready = this.pubsub.listen(userId, (message) => {
-        // Copies: a receiver may unfollow (or close) while the message is handed round.
-        const to = followers.slice();
-        const with_ = states.slice();
-        for (let i = 0; i < to.length; i++) (to[i] as Follower).receive(message, with_[i] as FollowState);
+        // A copy: a receiver may unfollow (or close) while the message is handed round.
+        const round = entries.slice();
+        for (let i = 0; i < round.length; i += 2) (round[i] as Follower).receive(message, round[i + 1] as FollowState);
       });
-      const created: Feed = { userId, followers, states, ready };
+      const created: Feed = { userId, entries, ready };
       feed = created;
       this.feeds.set(userId, created);
       ready.catch(() => {
         if (this.feeds.get(userId) === created) this.feeds.delete(userId);
       });
     }
-    feed.followers.push(follower);
-    feed.states.push(state);
+    feed.entries.push(follower, state);
     return { userId: feed.userId, live: feed.ready };
   }
 
-  /** What `follower` has applied of `userId`, if it follows that user (a scan of that user's local followers). */
+  /** Where `follower`'s entry is in the feed's entries, or -1 (a scan of that user's local followers). */
+  private indexIn(feed: Feed, follower: Follower): number {
+    const { entries } = feed;
+    for (let i = 0; i < entries.length; i += 2) if (entries[i] === follower) return i;
+    return -1;
+  }
+
+  /** What `follower` has applied of `userId`, if it follows that user. */
   stateOf(userId: string, follower: Follower): FollowState | undefined {
     const feed = this.feeds.get(userId);
     if (!feed) return undefined;
-    const at = feed.followers.indexOf(follower);
-    return at < 0 ? undefined : feed.states[at];
+    const at = this.indexIn(feed, follower);
+    return at < 0 ? undefined : (feed.entries[at + 1] as FollowState);
   }
 
   async detach(userId: string, follower: Follower): Promise<void> {
     const feed = this.feeds.get(userId);
     if (!feed) return;
-    const at = feed.followers.indexOf(follower);
+    const { entries } = feed;
+    const at = this.indexIn(feed, follower);
     if (at < 0) return;
-    (feed.states[at] as FollowState).attached = false;
-    // Order among followers does not matter: move the last one into the gap.
-    const last = feed.followers.length - 1;
-    feed.followers[at] = feed.followers[last] as Follower;
-    feed.states[at] = feed.states[last] as FollowState;
-    feed.followers.pop();
-    feed.states.pop();
-    if (feed.followers.length > 0) return;
+    (entries[at + 1] as FollowState).attached = false;
+    // Order among followers does not matter: move the last entry into the gap.
+    const last = entries.length - 2;
+    entries[at] = entries[last] as Follower;
+    entries[at + 1] = entries[last + 1] as FollowState;
+    entries.length = last;
+    if (last > 0) return;
     this.feeds.delete(userId);
     try {
       await (await feed.ready)();
@@ -236,13 +240,23 @@ export class Follower {
   /** Messages held for follow states that are reading a snapshot; null when there are none. */
   private held: Map<FollowState, PresenceMessage[]> | null = null;
 
+  private readonly viewerId: string;
+  /** null: all contacts, live. */
+  private readonly userIds: string[] | null;
+  private readonly initial: boolean;
+
   constructor(
     private readonly fanout: Fanout,
-    private readonly options: FollowOptions,
-  ) {}
+    options: FollowOptions,
+  ) {
+    // Kept as fields, not as the options object: one object less per subscription.
+    this.viewerId = options.viewerId;
+    this.userIds = options.userIds;
+    this.initial = options.initial;
+  }
 
   private get allContacts(): boolean {
-    return this.options.userIds === null;
+    return this.userIds === null;
   }
 
   private stateOf(userId: string): FollowState | undefined {
@@ -253,16 +267,16 @@ export class Follower {
   async start(): Promise<void> {
     this.fanout.register(this);
     try {
-      const { viewerId } = this.options;
+      const { viewerId } = this;
       let targets: string[];
-      if (this.options.userIds === null) {
+      if (this.userIds === null) {
         // The viewer's own channel carries the hints that a contact was added or removed.
         await this.fanout.attach(viewerId, this, new FollowState()).live;
         targets = await this.fanout.store.contactsOf(viewerId);
       } else {
-        targets = [...new Set(this.options.userIds)];
+        targets = [...new Set(this.userIds)];
       }
-      await this.followMany(targets, this.options.initial ? 'INITIAL' : 'SILENT');
+      await this.followMany(targets, this.initial ? 'INITIAL' : 'SILENT');
     } catch (error) {
       await this.close();
       throw error;
@@ -287,7 +301,7 @@ export class Follower {
     this.followed = this.followed.length === 0 ? ids : this.followed.concat(ids);
     await Promise.all(attached.map((a) => a.live));
     if (this.closed) return;
-    const snapshots = await this.fanout.store.readViews(this.options.viewerId, fresh);
+    const snapshots = await this.fanout.store.readViews(this.viewerId, fresh);
     for (const snap of snapshots) {
       const state = states.get(snap.userId);
       if (state) this.applySnapshot(snap, startReason, state);
@@ -326,7 +340,7 @@ export class Follower {
   /** Called by the feed of a followed user for every message on its channel, with this follower's state there. */
   receive(message: PresenceMessage, state: FollowState): void {
     if (this.closed || !state.attached) return;
-    if (this.allContacts && message.userId === this.options.viewerId) {
+    if (this.allContacts && message.userId === this.viewerId) {
       // The viewer's own channel: only its relation hints matter here.
       for (const other of message.relationChanged) this.refollow(other);
       return;
@@ -361,7 +375,7 @@ export class Follower {
     }
     state.seq = message.seq;
     if (state.inc !== message.inc) state.inc = this.fanout.internIncarnation(message.userId, message.inc);
-    const own = message.viewers[this.options.viewerId];
+    const own = message.viewers[this.viewerId];
     const event = own ? own.event : state.cls === 'self' ? message.self : state.cls === 'contact' ? message.contact : null;
     if (own) state.cls = own.cls;
     if (event) {
@@ -373,12 +387,12 @@ export class Follower {
       }
     }
     // A contact removed from an all-contacts subscription is dropped; a later relation hint follows it again.
-    if (this.allContacts && own?.cls === 'stranger' && message.userId !== this.options.viewerId) void this.unfollow(message.userId);
+    if (this.allContacts && own?.cls === 'stranger' && message.userId !== this.viewerId) void this.unfollow(message.userId);
   }
 
   /** A relation of the viewer changed: follow the user again (all-contacts subscriptions). */
   private refollow(userId: string): void {
-    if (userId === this.options.viewerId || this.stateOf(userId) !== undefined) return;
+    if (userId === this.viewerId || this.followed.includes(userId)) return;
     this.serialize(userId, () => this.followMany([userId], 'CONTACT_ADDED'));
   }
 
@@ -396,7 +410,7 @@ export class Follower {
     if (!state || state.buffering) return;
     state.buffering = true;
     this.serialize(userId, async () => {
-      const [snap] = await this.fanout.store.readViews(this.options.viewerId, [userId]);
+      const [snap] = await this.fanout.store.readViews(this.viewerId, [userId]);
       if (snap) this.applySnapshot(snap, null, state);
     });
   }
@@ -405,7 +419,7 @@ export class Follower {
     for (const userId of this.followed) this.resync(userId);
     if (this.allContacts) {
       this.serialize('\u0000contacts', async () => {
-        const contacts = await this.fanout.store.contactsOf(this.options.viewerId);
+        const contacts = await this.fanout.store.contactsOf(this.viewerId);
         await this.followMany(contacts, 'CONTACT_ADDED');
       });
     }
@@ -474,7 +488,7 @@ export class Follower {
     this.direct?.end();
     const users = this.followed;
     this.followed = [];
-    if (this.allContacts) users.push(this.options.viewerId);
+    if (this.allContacts) users.push(this.viewerId);
     await Promise.all(users.map((id) => this.fanout.detach(id, this)));
   }
 }

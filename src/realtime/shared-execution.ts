@@ -175,7 +175,7 @@ class SharedResults {
  * written in the turn they arrive; a result that is still a promise (an async resolver)
  * holds back later events, so frames keep the source's order.
  */
-abstract class FramePump implements AsyncIterableIterator<ExecutionResult> {
+abstract class FramePump extends SharedResults implements AsyncIterableIterator<ExecutionResult> {
   protected stopped = false;
   private settle: ((done: IteratorResult<ExecutionResult>) => void) | null = null;
   private readonly finished: Promise<IteratorResult<ExecutionResult>>;
@@ -183,8 +183,10 @@ abstract class FramePump implements AsyncIterableIterator<ExecutionResult> {
   constructor(
     protected readonly source: AsyncIterator<unknown>,
     protected readonly sink: FrameSink,
-    protected readonly results: SharedResults,
+    args: ExecutionArgs,
+    shared: WeakMap<object, SharedEntry>,
   ) {
+    super(args, shared);
     this.finished = new Promise((resolve) => (this.settle = resolve));
   }
 
@@ -233,14 +235,14 @@ class PushedFrames extends FramePump implements PushReceiver {
   /** Async results still being waited for; while there are any, later events queue behind them. */
   private waiting: Promise<void> | null = null;
 
-  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, results: SharedResults) {
-    super(source, sink, results);
+  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, args: ExecutionArgs, shared: WeakMap<object, SharedEntry>) {
+    super(source, sink, args, shared);
     source[PUSH](this);
   }
 
   deliver(payload: unknown): void {
     if (this.stopped) return;
-    const entry = this.results.entryFor(payload);
+    const entry = this.entryFor(payload);
     const { result } = entry;
     if (this.waiting === null && !(result instanceof Promise)) {
       this.write(entry, result);
@@ -263,8 +265,8 @@ class PushedFrames extends FramePump implements PushReceiver {
 
 /** For a plain async iterator: events are pulled one by one. */
 class PulledFrames extends FramePump {
-  constructor(source: AsyncIterator<unknown>, sink: FrameSink, results: SharedResults) {
-    super(source, sink, results);
+  constructor(source: AsyncIterator<unknown>, sink: FrameSink, args: ExecutionArgs, shared: WeakMap<object, SharedEntry>) {
+    super(source, sink, args, shared);
     void this.pump();
   }
 
@@ -273,7 +275,7 @@ class PulledFrames extends FramePump {
       while (!this.stopped) {
         const step = await this.source.next();
         if (step.done || this.stopped) break;
-        const entry = this.results.entryFor(step.value);
+        const entry = this.entryFor(step.value);
         if (!this.write(entry, await entry.result)) return;
       }
     } catch {
@@ -294,11 +296,11 @@ export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncI
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
-    const results = new SharedResults(args, shared);
     const source = (stream as Stream)[Symbol.asyncIterator]();
     const sink = (args.contextValue as { frameSink?: FrameSink } | undefined)?.frameSink;
-    if (sink && isPushSource(source)) return new PushedFrames(source, sink, results);
-    if (sink) return new PulledFrames(source, sink, results);
+    if (sink && isPushSource(source)) return new PushedFrames(source, sink, args, shared);
+    if (sink) return new PulledFrames(source, sink, args, shared);
+    const results = new SharedResults(args, shared);
     return mapIterator(source, (payload) => results.entryFor(payload).result);
   };
 }

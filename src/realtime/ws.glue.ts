@@ -10,11 +10,17 @@
  */
 import { CloseCode, ServerOptions, handleProtocols, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
+import type { Viewer } from '../auth/token';
+import type { LiveConnection } from '../liveness/connections';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 
 /** What operations see as `ctx.extra`. */
 export interface SocketExtra {
   socket: WebSocket;
+  /** Who signed in (set once connection_init is accepted). */
+  viewer?: Viewer;
+  /** The socket's device, if it announced one. */
+  connection?: LiveConnection | null;
 }
 
 /** Bytes a socket may have queued before the server gives up on it (close 1013, try again later). */
@@ -104,7 +110,7 @@ export function serveGraphqlWs(
     answered.add(socket);
     const group = groups[joined++ % KEEP_ALIVE_GROUPS] as Set<WebSocket>;
     group.add(socket);
-    const closed = server.opened(new GraphqlWsSocket(socket, logger), { socket });
+    const closed = server.opened(new GraphqlWsSocket(socket, logger), { socket, viewer: undefined, connection: null });
     socket.on('close', (code, reason) => {
       group.delete(socket);
       const done = closed(code, String(reason)).catch((error: unknown) => logger.error({ err: error }, 'socket close handling failed'));

@@ -14,7 +14,7 @@ import { Config } from '../config';
 import { contextFor } from '../context';
 import { PUBLIC_CODES } from '../errors';
 import { limitRules } from '../graphql/limits';
-import { ConnectionRegistry, LiveConnection } from '../liveness/connections';
+import { ConnectionRegistry } from '../liveness/connections';
 import { Metrics } from '../metrics';
 import { PresenceService } from '../presence/presence.service';
 import { DeviceType } from '../presence/presence.type';
@@ -26,11 +26,6 @@ import { MAX_BUFFERED_BYTES, serveGraphqlWs } from './ws.glue';
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
 const KEEP_ALIVE_MS = 12_000;
-
-interface SocketState {
-  viewer: Viewer;
-  connection: LiveConnection | null;
-}
 
 export interface WsDeps {
   httpServer: Server;
@@ -108,7 +103,6 @@ class SocketFrameSink implements FrameSink {
 export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   const { config, service, fanout, registry, metrics, logger, schema } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
-  const sockets = new WeakMap<WebSocket, SocketState>();
   const parseCached = createDocumentCache(parse);
   const validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
 
@@ -153,12 +147,13 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           return false;
         }
         const connection = device ? await registry.open(viewer.userId, device) : null;
-        sockets.set(ctx.extra.socket, { viewer, connection });
+        ctx.extra.viewer = viewer;
+        ctx.extra.connection = connection;
         return true;
       },
       onSubscribe: (ctx, id, payload) => {
-        const state = sockets.get(ctx.extra.socket);
-        if (!state) return [new GraphQLError('Not connected', { extensions: { code: 'UNAUTHENTICATED' } })];
+        const viewer = ctx.extra.viewer;
+        if (!viewer) return [new GraphQLError('Not connected', { extensions: { code: 'UNAUTHENTICATED' } })];
         let active = 0;
         for (const key in ctx.subscriptions) if (ctx.subscriptions[key]) active++;
         if (active >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
@@ -188,7 +183,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: contextFor(service, state.viewer, null, fanout, frameSink),
+          contextValue: contextFor(service, viewer, null, fanout, frameSink),
         };
       },
       onOperation: (_ctx, _id, _payload, _args, result) => {
@@ -204,10 +199,10 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
       },
       onClose: async (ctx) => {
         metrics.subscriptions.set(fanout.followerCount());
-        const state = sockets.get(ctx.extra.socket);
-        if (state?.connection) {
+        const connection = ctx.extra.connection;
+        if (connection) {
           try {
-            await registry.close(state.connection);
+            await registry.close(connection);
           } catch (error) {
             logger.error({ err: error }, 'could not record a socket close; the node lease reaper will');
           }
