@@ -61,23 +61,6 @@ export interface FrameSink {
 }
 
 /**
- * One operation's result for one event. Most receivers use the same document and the same
- * operation id ("1" in most clients), so the first of each is kept in a field and only
- * the others in a Map: a fan-out event then allocates no Map at all.
- */
-interface SharedEntry {
-  operationKey: string;
-  result: ExecutionResult | Promise<ExecutionResult>;
-  /** Entries of other operations for the same event (on the first entry only). */
-  others?: Map<string, SharedEntry>;
-  /** Serialized payload, then whole frames by operation id. */
-  payloadJson?: string;
-  frameId?: string;
-  frame?: Buffer;
-  otherFrames?: Map<string, Buffer>;
-}
-
-/**
  * Where a pushed value goes. Objects rather than callbacks: a node holds one per
  * subscription, and methods on a class cost no closure each.
  */

@@ -1,44 +1,42 @@
 /** One execution per (event, operation), however many subscribers receive the event. */
-import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
-import { ExecutionArgs } from 'graphql';
+import { ExecutionArgs, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
 import { FrameSink, PUSH, PushReceiver, createDocumentCache, createSharedSubscribe } from '../../src/realtime/shared-execution';
+
+/** A schema whose one subscription field, `events`, streams what `subscribe` returns. */
+function eventsSchema(Event: GraphQLObjectType, subscribe: () => unknown): GraphQLSchema {
+  return new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
+    subscription: new GraphQLObjectType({
+      name: 'Subscription',
+      fields: { events: { type: Event, resolve: (payload: object) => payload, subscribe } },
+    }),
+  });
+}
 
 function fanoutSchema(resolveCalls: { n: number }, sources: Array<(v: object) => void>) {
   const Event = new GraphQLObjectType({
     name: 'Event',
     fields: { text: { type: GraphQLString, resolve: (e: { text: string }) => (resolveCalls.n++, e.text) } },
   });
-  return new GraphQLSchema({
-    query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
-    subscription: new GraphQLObjectType({
-      name: 'Subscription',
-      fields: {
-        events: {
-          type: Event,
-          resolve: (payload: object) => payload,
-          subscribe: () => {
-            const queue: object[] = [];
-            let wake: (() => void) | null = null;
-            sources.push((v) => {
-              queue.push(v);
-              wake?.();
-            });
-            return {
-              [Symbol.asyncIterator]() {
-                return this;
-              },
-              async next() {
-                while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-                return { value: queue.shift(), done: false };
-              },
-              async return() {
-                return { value: undefined, done: true };
-              },
-            };
-          },
-        },
+  return eventsSchema(Event, () => {
+    const queue: object[] = [];
+    let wake: (() => void) | null = null;
+    sources.push((v) => {
+      queue.push(v);
+      wake?.();
+    });
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
       },
-    }),
+      async next() {
+        while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+        return { value: queue.shift(), done: false };
+      },
+      async return() {
+        return { value: undefined, done: true };
+      },
+    };
   });
 }
 
@@ -78,40 +76,28 @@ function pushSchema(resolveCalls: { n: number }, sources: Array<{ push(v: object
       },
     },
   });
-  return new GraphQLSchema({
-    query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
-    subscription: new GraphQLObjectType({
-      name: 'Subscription',
-      fields: {
-        events: {
-          type: Event,
-          resolve: (payload: object) => payload,
-          subscribe: () => {
-            let receiver: PushReceiver | null = null;
-            const source = {
-              returned: false,
-              push: (v: object) => receiver?.deliver(v),
-            };
-            sources.push(source);
-            const iterator = {
-              [PUSH](r: PushReceiver) {
-                receiver = r;
-              },
-              next: () => new Promise<IteratorResult<unknown>>(() => undefined),
-              async return() {
-                source.returned = true;
-                receiver?.end();
-                return { value: undefined, done: true as const };
-              },
-              [Symbol.asyncIterator]() {
-                return iterator;
-              },
-            };
-            return iterator;
-          },
-        },
+  return eventsSchema(Event, () => {
+    let receiver: PushReceiver | null = null;
+    const source = {
+      returned: false,
+      push: (v: object) => receiver?.deliver(v),
+    };
+    sources.push(source);
+    const iterator = {
+      [PUSH](r: PushReceiver) {
+        receiver = r;
       },
-    }),
+      next: () => new Promise<IteratorResult<unknown>>(() => undefined),
+      async return() {
+        source.returned = true;
+        receiver?.end();
+        return { value: undefined, done: true as const };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
   });
 }
 
