@@ -33,6 +33,23 @@ export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
  */
 const KEEP_ALIVE_GROUPS = 16;
 
+/** graphql-transport-ws messages are text frames (browsers hand binary ones over as Blobs). */
+const TEXT_FRAME = { binary: false } as const;
+
+/**
+ * Sends one graphql-ws message as a text frame. False when the socket is not open or its
+ * peer has fallen more than MAX_BUFFERED_BYTES behind (then it is closed: 1013, try again later).
+ */
+export function sendMessage(socket: WebSocket, data: string | Buffer): boolean {
+  if (socket.readyState !== WebSocket.OPEN) return false;
+  if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    socket.close(1013, 'Consumer too slow');
+    return false;
+  }
+  socket.send(data, TEXT_FRAME);
+  return true;
+}
+
 /** The socket as graphql-ws's `makeServer` drives it (methods, not a closure each). */
 class GraphqlWsSocket {
   readonly protocol: string;
@@ -45,13 +62,7 @@ class GraphqlWsSocket {
   }
 
   send(data: string): void {
-    const socket = this.socket;
-    if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.close(1013, 'Consumer too slow');
-      return;
-    }
-    socket.send(data);
+    sendMessage(this.socket, data);
   }
 
   close(code: number, reason: string): void {

@@ -21,7 +21,7 @@ import { DeviceType } from '../presence/presence.type';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
 import { FrameSink, createDocumentCache, createSharedSubscribe } from './shared-execution';
-import { MAX_BUFFERED_BYTES, serveGraphqlWs } from './ws.glue';
+import { sendMessage, serveGraphqlWs } from './ws.glue';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
@@ -72,9 +72,6 @@ function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
   return { ...result, errors };
 }
 
-/** graphql-transport-ws messages are text frames (browsers hand binary ones over as Blobs). */
-const TEXT_FRAME = { binary: false } as const;
-
 /** Direct frame writes for one subscription, with the same error masking and slow-consumer cut-off as the glue. */
 class SocketFrameSink implements FrameSink {
   constructor(
@@ -84,14 +81,7 @@ class SocketFrameSink implements FrameSink {
   ) {}
 
   write(frame: Buffer): boolean {
-    const socket = this.socket;
-    if (socket.readyState !== WebSocket.OPEN) return false;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.close(1013, 'Consumer too slow');
-      return false;
-    }
-    socket.send(frame, TEXT_FRAME);
-    return true;
+    return sendMessage(this.socket, frame);
   }
 
   format(result: ExecutionResult): ExecutionResult {
