@@ -230,7 +230,8 @@ function derivedReason(prevStatus: PresenceStatus, next: PresenceView): Presence
 export class Follower {
   /** Users followed, as the feeds' copies of their ids. */
   private followed: string[] = [];
-  private readonly queue: DeliveredEvent[] = [];
+  /** Events produced before anyone asked for them (INITIAL events, mostly); emptied for good in push mode. */
+  private queue: DeliveredEvent[] = [];
   private waiter: ((r: IteratorResult<DeliveredEvent>) => void) | null = null;
   /** Push mode (see deliverTo): events go here in the turn they are produced. */
   private direct: EventReceiver | null = null;
@@ -464,7 +465,10 @@ export class Follower {
    */
   deliverTo(receiver: EventReceiver): void {
     this.direct = receiver;
-    for (let queued = this.queue.shift(); queued && !this.closed; queued = this.queue.shift()) receiver.deliver(queued.event, queued.at);
+    const queued = this.queue;
+    // Push mode never queues again: drop the array and the room its INITIAL events made.
+    this.queue = [];
+    for (let i = 0; i < queued.length && !this.closed; i++) receiver.deliver(queued[i].event, queued[i].at);
     if (this.closed) receiver.end();
   }
 

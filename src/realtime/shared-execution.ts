@@ -54,7 +54,12 @@ function operationKey(args: ExecutionArgs): string {
 export interface FrameSink {
   /** The graphql-ws operation id. */
   id: string;
-  /** Writes one complete `next` frame; false when the socket is gone (the pump stops). */
+  /**
+   * One graphql-ws message as this transport puts it on the wire. Frames are made once per
+   * shared result and operation id and handed to every sink with that id.
+   */
+  frame(message: string): Buffer;
+  /** Writes one frame made by `frame`; false when the socket is gone (the pump stops). */
   write(frame: Buffer): boolean;
   /** What a result looks like on the wire (error masking), applied once per shared result. */
   format(result: ExecutionResult): ExecutionResult;
@@ -110,7 +115,7 @@ function frameOf(entry: SharedEntry, result: ExecutionResult, sink: FrameSink): 
   let frame = entry.otherFrames?.get(sink.id);
   if (frame) return frame;
   entry.payloadJson ??= JSON.stringify(sink.format(result));
-  frame = Buffer.from(`{"id":${JSON.stringify(sink.id)},"type":"next","payload":${entry.payloadJson}}`);
+  frame = sink.frame(`{"id":${JSON.stringify(sink.id)},"type":"next","payload":${entry.payloadJson}}`);
   if (entry.frame === undefined) {
     entry.frameId = sink.id;
     entry.frame = frame;

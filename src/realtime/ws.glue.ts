@@ -8,15 +8,20 @@
  * Per socket, in order: protocol check → `makeServer().opened` → messages → keep-alive
  * pings every `keepAliveMs` (no pong by the next ping: terminate) → close.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { CloseCode, ServerOptions, handleProtocols, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/token';
 import type { LiveConnection } from '../liveness/connections';
+import * as wsModule from 'ws';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 
 /** What operations see as `ctx.extra`. */
 export interface SocketExtra {
   socket: WebSocket;
+  /** The TCP socket under `socket`: complete frames shared by many receivers are written here (sendFrame). */
+  wire: Duplex;
   /** Who signed in (set once connection_init is accepted). */
   viewer?: Viewer;
   /** The socket's device, if it announced one. */
@@ -47,6 +52,34 @@ export function sendMessage(socket: WebSocket, data: string | Buffer): boolean {
     return false;
   }
   socket.send(data, TEXT_FRAME);
+  return true;
+}
+
+/** ws's own framing (exported as `Sender`, not declared in @types/ws). */
+const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] } };
+const SERVER_TEXT_FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
+
+/**
+ * One graphql-ws message as a complete WebSocket text frame (header and payload in one
+ * Buffer). A server's frames are not masked, so one frame serves every receiver of it.
+ */
+export function textFrame(message: string): Buffer {
+  return Buffer.concat(Sender.frame(Buffer.from(message), SERVER_TEXT_FRAME));
+}
+
+/**
+ * Writes a frame made by textFrame straight to the TCP socket under `socket`: one write
+ * (not ws's header + payload writev) and nothing allocated per receiver. Frames stay whole
+ * and in order with ws's own sends, which are written synchronously too (this server has
+ * no compression). Same checks as sendMessage.
+ */
+export function sendFrame(socket: WebSocket, wire: Duplex, frame: Buffer): boolean {
+  if (socket.readyState !== WebSocket.OPEN) return false;
+  if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    socket.close(1013, 'Consumer too slow');
+    return false;
+  }
+  wire.write(frame);
   return true;
 }
 
@@ -115,13 +148,13 @@ export function serveGraphqlWs(
     this.terminate();
   }
 
-  wss.on('connection', (socket: WebSocket) => {
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     socket.on('error', onError);
     socket.on('pong', onPong);
     answered.add(socket);
     const group = groups[joined++ % KEEP_ALIVE_GROUPS] as Set<WebSocket>;
     group.add(socket);
-    const closed = server.opened(new GraphqlWsSocket(socket, logger), { socket, viewer: undefined, connection: null });
+    const closed = server.opened(new GraphqlWsSocket(socket, logger), { socket, wire: request.socket, viewer: undefined, connection: null });
     socket.on('close', (code, reason) => {
       group.delete(socket);
       const done = closed(code, String(reason)).catch((error: unknown) => logger.error({ err: error }, 'socket close handling failed'));

@@ -21,7 +21,7 @@ import { DeviceType } from '../presence/presence.type';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
 import { FrameSink, createDocumentCache, createSharedSubscribe } from './shared-execution';
-import { sendMessage, serveGraphqlWs } from './ws.glue';
+import { sendFrame, serveGraphqlWs, textFrame } from './ws.glue';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
@@ -76,12 +76,17 @@ function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
 class SocketFrameSink implements FrameSink {
   constructor(
     private readonly socket: WebSocket,
+    private readonly wire: Duplex,
     readonly id: string,
     private readonly logger: Logger,
   ) {}
 
+  frame(message: string): Buffer {
+    return textFrame(message);
+  }
+
   write(frame: Buffer): boolean {
-    return sendMessage(this.socket, frame);
+    return sendFrame(this.socket, this.wire, frame);
   }
 
   format(result: ExecutionResult): ExecutionResult {
@@ -127,11 +132,10 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
         } catch {
           return false; // 4403 Forbidden
         }
-        // graphql-ws keeps connectionParams for the socket's lifetime; the token is not needed after this check.
-        const held = params as Record<string, unknown>;
-        delete held.authorization;
-        delete held.Authorization;
         const device = parseDevice(params.device);
+        // graphql-ws would keep connectionParams (token included) for the socket's lifetime;
+        // nothing reads them after this check, so the socket holds neither.
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
         if (device === 'invalid') {
           ctx.extra.socket.close(CloseCode.BadRequest, 'connectionParams.device must be { id: 1-128 of A-Z a-z 0-9 . _ : @ -, type: WEB|MOBILE|DESKTOP }');
           return false;
@@ -167,7 +171,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           return [new GraphQLError('Unknown operation', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         // Only a subscription writes its own frames; a query or mutation answers through graphql-ws.
-        const frameSink = operation.operation === 'subscription' ? new SocketFrameSink(ctx.extra.socket, id, logger) : undefined;
+        const frameSink = operation.operation === 'subscription' ? new SocketFrameSink(ctx.extra.socket, ctx.extra.wire, id, logger) : undefined;
         return {
           schema,
           document,

@@ -103,7 +103,7 @@ function pushSchema(resolveCalls: { n: number }, sources: Array<{ push(v: object
 
 function recordingSink(id: string, accept = () => true): FrameSink & { frames: string[] } {
   const frames: string[] = [];
-  return { id, frames, write: (frame) => (frames.push(frame.toString()), accept()), format: (r) => r };
+  return { id, frames, frame: (message) => Buffer.from(message), write: (frame) => (frames.push(frame.toString()), accept()), format: (r) => r };
 }
 
 describe('pushed subscription events', () => {
