@@ -105,7 +105,7 @@ async function measureMainPhases(
         log(`${kind}: connecting ${total} subscribers…`);
         try {
           result.memory = await measureIdleMemory(context, target, population.subscribers);
-          log(`${kind}: ${result.memory.ready} ready in ${result.memory.connectSeconds.toFixed(1)} s, ${result.memory.perSubscriberKiB.toFixed(1)} KiB RSS per idle subscriber`);
+          log(`${kind}: ${result.memory.ready} ready in ${result.memory.connectSeconds.toFixed(1)} s, ${result.memory.perSubscriberKiB.toFixed(1)} KiB RSS per idle subscriber (last 3/4; over all: ${result.memory.wholeRunPerSubscriberKiB.toFixed(1)})`);
         } catch (error) {
           record('memory', error);
         }

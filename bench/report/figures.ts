@@ -1,5 +1,5 @@
 /** Turns both targets' results into issue 6's figures: service, baseline, ratio, target, met. */
-import type { FigureRow, LatenessResult, RedisCostResult, TargetResults } from './results';
+import type { FigureRow, LatenessResult, MemoryResult, RedisCostResult, TargetResults } from './results';
 
 function ratioOf(service: number | null, baseline: number | null): number | null {
   if (service === null || baseline === null || !Number.isFinite(service) || !Number.isFinite(baseline) || baseline === 0) return null;
@@ -25,6 +25,15 @@ function missedNote(service: LatenessResult | undefined, baseline: LatenessResul
  * Builds the printed figures. `met` compares against issue 6's targets: ratios for
  * throughput, latency and memory, absolute values for lateness and Redis round trips.
  */
+/** The whole-run figure (all S, one-off growth included) beside the marginal one. */
+function wholeRunNote(service: MemoryResult | undefined, baseline: MemoryResult | undefined): string {
+  const s = finite(service?.wholeRunPerSubscriberKiB);
+  const b = finite(baseline?.wholeRunPerSubscriberKiB);
+  if (s === null && b === null) return '';
+  const ratio = ratioOf(s, b);
+  return `over all S (one-off growth included): service ${s?.toFixed(1) ?? 'n/a'} KiB, baseline ${b?.toFixed(1) ?? 'n/a'} KiB${ratio === null ? '' : `, ${ratio.toFixed(2)}x`}`;
+}
+
 export function buildFigures(service: TargetResults | null, baseline: TargetResults | null, latenessKeys: Array<number | null>): FigureRow[] {
   const rows: FigureRow[] = [];
   const push = (row: Omit<FigureRow, 'ratio'> & { ratio?: number | null }): void => {
@@ -84,7 +93,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
   const bMem = finite(baseline?.memory?.perSubscriberKiB);
   const memRatio = ratioOf(sMem, bMem);
   push({
-    figure: 'RSS per idle subscriber (connection + presenceChanged)',
+    figure: 'RSS per idle subscriber (connection + presenceChanged; marginal, last 3/4 of S)',
     unit: 'KiB',
     service: sMem,
     baseline: bMem,
@@ -93,6 +102,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     note: [
       service?.memory ? `service ${service.memory.ready}/${service.memory.subscribers} subscribers ready` : '',
       baseline?.memory ? `baseline ${baseline.memory.ready}/${baseline.memory.subscribers} ready` : '',
+      wholeRunNote(service?.memory ?? undefined, baseline?.memory ?? undefined),
     ]
       .filter(Boolean)
       .join(', '),

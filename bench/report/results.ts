@@ -48,13 +48,17 @@ export interface FanoutResult {
   stopReason: string;
 }
 
-/** Idle memory: RSS before and after S subscribers connected and subscribed. */
+/** Idle memory: RSS before, after the first quarter and after all S subscribers connected and subscribed. */
 export interface MemoryResult {
   subscribers: number;
   ready: number;
   rssBeforeKiB: number;
+  rssMiddleKiB: number;
   rssAfterKiB: number;
+  /** Marginal: RSS growth over the last three quarters ÷ their ready subscribers. */
   perSubscriberKiB: number;
+  /** RSS growth over all S ÷ ready subscribers, one-off growth included. */
+  wholeRunPerSubscriberKiB: number;
   connectSeconds: number;
   /** Both RSS reads followed a full GC forced through the inspector. */
   afterFullGc: boolean;
