@@ -21,10 +21,10 @@ import { clientCpuMs, connectPublishersEverywhere, connectSubscribersEverywhere,
 /**
  * Connects every subscriber (each expecting 20 INITIAL events), a quarter first and then the
  * rest, and reports the RSS growth of the target per ready subscriber of the rest: the
- * marginal cost of one more idle subscriber. The first quarter also pays one-off growth (V8 sizing its young
- * generation for the connect burst, code compiled on first use), which moves by several MiB
- * between identical runs; that whole-run figure is kept too. The subscribers stay connected
- * for the fan-out steps.
+ * marginal cost of one more idle subscriber. The first quarter also pays one-off growth (V8
+ * sizing its heap for the connect burst, code compiled on first use), which moves by several
+ * MiB between identical runs; the whole-run figure is kept too. The subscribers stay
+ * connected for the fan-out steps.
  */
 export async function measureIdleMemory(context: PhaseContext, target: RunningTarget, subscribers: BenchUser[]): Promise<MemoryResult> {
   const settledRssKiB = async (): Promise<{ rssKiB: number; collected: boolean }> => {

@@ -21,10 +21,6 @@ function missedNote(service: LatenessResult | undefined, baseline: LatenessResul
   return parts.join('; ');
 }
 
-/**
- * Builds the printed figures. `met` compares against issue 6's targets: ratios for
- * throughput, latency and memory, absolute values for lateness and Redis round trips.
- */
 /** The whole-run figure (all S, one-off growth included) beside the marginal one. */
 function wholeRunNote(service: MemoryResult | undefined, baseline: MemoryResult | undefined): string {
   const s = finite(service?.wholeRunPerSubscriberKiB);
@@ -34,6 +30,10 @@ function wholeRunNote(service: MemoryResult | undefined, baseline: MemoryResult 
   return `over all S (one-off growth included): service ${s?.toFixed(1) ?? 'n/a'} KiB, baseline ${b?.toFixed(1) ?? 'n/a'} KiB${ratio === null ? '' : `, ${ratio.toFixed(2)}x`}`;
 }
 
+/**
+ * Builds the printed figures. `met` compares against issue 6's targets: ratios for
+ * throughput, latency and memory, absolute values for lateness and Redis round trips.
+ */
 export function buildFigures(service: TargetResults | null, baseline: TargetResults | null, latenessKeys: Array<number | null>): FigureRow[] {
   const rows: FigureRow[] = [];
   const push = (row: Omit<FigureRow, 'ratio'> & { ratio?: number | null }): void => {

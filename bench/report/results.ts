@@ -60,7 +60,7 @@ export interface MemoryResult {
   /** RSS growth over all S ÷ ready subscribers, one-off growth included. */
   wholeRunPerSubscriberKiB: number;
   connectSeconds: number;
-  /** Both RSS reads followed a full GC forced through the inspector. */
+  /** Every RSS read followed a full GC forced through the inspector. */
   afterFullGc: boolean;
 }
 
