@@ -199,6 +199,22 @@ async function waitForQuiet(context: PhaseContext, step: number): Promise<void> 
   await context.pool.broadcast({ kind: 'collectStep', step });
 }
 
+/**
+ * Waits (at most 60 s) until the target has used under 10 % of a core for two half-second
+ * reads in a row: an overloaded target can still be working through queued commands after
+ * its last events arrived. Returns how long it waited.
+ */
+async function waitForIdleTarget(target: RunningTarget): Promise<number> {
+  const started = Date.now();
+  let quietReads = 0;
+  while (quietReads < 2 && Date.now() - started < 60_000) {
+    const before = target.process.cpuMs();
+    await sleep(500);
+    quietReads = target.process.cpuMs() - before < 50 ? quietReads + 1 : 0;
+  }
+  return Date.now() - started;
+}
+
 function describeStep(result: StepResult): string {
   const l = result.latency;
   return (
@@ -265,8 +281,10 @@ export async function runFanout(
     break;
   }
   const halfRate = (best?.offeredEventsPerSec ?? options.startEventsPerSec) / 2;
-  // Let the overload settle (GC, socket buffers) before the latency figure is taken.
+  // Let the overload settle (queued work, GC, socket buffers) before the latency figure is taken.
   await sleep(3_000);
+  const settleMs = await waitForIdleTarget(target);
+  if (settleMs > 1_000) context.log(`  (target busy with the overload for ${(settleMs / 1000).toFixed(1)} s more before the half-load step)`);
   const halfPlan: StepPlan = { step: nextStepId(), label: 'half-load', eventsPerSec: halfRate, durationMs: options.halfLoadSeconds * 1000 };
   const halfLoad = await runUndisturbedStep(context, target, redis, publishersPerWorker, halfPlan, budget, nextStepId);
   context.log(describeStep(halfLoad));
