@@ -42,15 +42,21 @@ const KEEP_ALIVE_GROUPS = 16;
 const TEXT_FRAME = { binary: false } as const;
 
 /**
- * Sends one graphql-ws message as a text frame. False when the socket is not open or its
- * peer has fallen more than MAX_BUFFERED_BYTES behind (then it is closed: 1013, try again later).
+ * Whether `socket` takes another message: false when it is not open or its peer has fallen
+ * more than MAX_BUFFERED_BYTES behind (then it is closed: 1013, try again later).
  */
-export function sendMessage(socket: WebSocket, data: string | Buffer): boolean {
+function acceptsMore(socket: WebSocket): boolean {
   if (socket.readyState !== WebSocket.OPEN) return false;
   if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
     socket.close(1013, 'Consumer too slow');
     return false;
   }
+  return true;
+}
+
+/** Sends one graphql-ws message as a text frame; false when the socket does not accept more (acceptsMore). */
+export function sendMessage(socket: WebSocket, data: string | Buffer): boolean {
+  if (!acceptsMore(socket)) return false;
   socket.send(data, TEXT_FRAME);
   return true;
 }
@@ -71,14 +77,10 @@ export function textFrame(message: string): Buffer {
  * Writes a frame made by textFrame straight to the TCP socket under `socket`: one write
  * (not ws's header + payload writev) and nothing allocated per receiver. Frames stay whole
  * and in order with ws's own sends, which are written synchronously too (this server has
- * no compression). Same checks as sendMessage.
+ * no compression). Refused like sendMessage.
  */
 export function sendFrame(socket: WebSocket, wire: Duplex, frame: Buffer): boolean {
-  if (socket.readyState !== WebSocket.OPEN) return false;
-  if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-    socket.close(1013, 'Consumer too slow');
-    return false;
-  }
+  if (!acceptsMore(socket)) return false;
   wire.write(frame);
   return true;
 }
