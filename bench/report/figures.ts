@@ -22,7 +22,7 @@ function missedNote(service: LatenessResult | undefined, baseline: LatenessResul
 }
 
 /** The whole-run figure (all S, one-off growth included) beside the marginal one. */
-function wholeRunNote(service: MemoryResult | undefined, baseline: MemoryResult | undefined): string {
+function wholeRunNote(service: MemoryResult | null | undefined, baseline: MemoryResult | null | undefined): string {
   const s = finite(service?.wholeRunPerSubscriberKiB);
   const b = finite(baseline?.wholeRunPerSubscriberKiB);
   if (s === null && b === null) return '';
@@ -102,7 +102,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     note: [
       service?.memory ? `service ${service.memory.ready}/${service.memory.subscribers} subscribers ready` : '',
       baseline?.memory ? `baseline ${baseline.memory.ready}/${baseline.memory.subscribers} ready` : '',
-      wholeRunNote(service?.memory ?? undefined, baseline?.memory ?? undefined),
+      wholeRunNote(service?.memory, baseline?.memory),
     ]
       .filter(Boolean)
       .join(', '),

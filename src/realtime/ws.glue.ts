@@ -55,7 +55,7 @@ function acceptsMore(socket: WebSocket): boolean {
 }
 
 /** Sends one graphql-ws message as a text frame; false when the socket does not accept more (acceptsMore). */
-export function sendMessage(socket: WebSocket, data: string | Buffer): boolean {
+function sendMessage(socket: WebSocket, data: string): boolean {
   if (!acceptsMore(socket)) return false;
   socket.send(data, TEXT_FRAME);
   return true;
