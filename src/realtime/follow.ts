@@ -3,6 +3,7 @@ import { Context, viewerOrThrow } from '../context';
 import { PresenceEvent } from '../presence/presence.type';
 import { ViewEvent } from '../presence/presence.model';
 import { EventReceiver, Fanout, Follower } from './fanout';
+import { RecentByIdentity } from './recent';
 import { PUSH, PushReceiver, PushSource } from './shared-execution';
 
 export interface FollowArgs {
@@ -14,7 +15,7 @@ export interface FollowArgs {
  * One GraphQL event object per fan-out event: receivers of the same view class share it,
  * which lets the shared executor run each operation once per event.
  */
-const shared = new WeakMap<ViewEvent, PresenceEvent>();
+const shared = new RecentByIdentity<ViewEvent, PresenceEvent>(8);
 
 function toGraphQLEvent(viewEvent: ViewEvent, at: number): PresenceEvent {
   let event = shared.get(viewEvent);

@@ -5,6 +5,7 @@
  * same ExecutionResult; only graphql-ws's per-socket framing remains per subscriber.
  */
 import { DocumentNode, ExecutionArgs, ExecutionResult, createSourceEventStream, execute } from 'graphql';
+import { RecentByIdentity } from './recent';
 
 type Stream = AsyncIterable<unknown> & AsyncIterator<unknown>;
 
@@ -131,7 +132,7 @@ class SharedResults {
 
   constructor(
     private readonly args: ExecutionArgs,
-    private readonly shared: WeakMap<object, SharedEntry>,
+    private readonly shared: RecentByIdentity<object, SharedEntry>,
   ) {
     this.key = operationKey(args);
   }
@@ -172,7 +173,7 @@ abstract class FramePump extends SharedResults implements AsyncIterableIterator<
     protected readonly source: AsyncIterator<unknown>,
     protected readonly sink: FrameSink,
     args: ExecutionArgs,
-    shared: WeakMap<object, SharedEntry>,
+    shared: RecentByIdentity<object, SharedEntry>,
   ) {
     super(args, shared);
     this.finished = new Promise((resolve) => (this.settle = resolve));
@@ -223,7 +224,7 @@ class PushedFrames extends FramePump implements PushReceiver {
   /** Async results still being waited for; while there are any, later events queue behind them. */
   private waiting: Promise<void> | null = null;
 
-  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, args: ExecutionArgs, shared: WeakMap<object, SharedEntry>) {
+  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, args: ExecutionArgs, shared: RecentByIdentity<object, SharedEntry>) {
     super(source, sink, args, shared);
     source[PUSH](this);
   }
@@ -253,7 +254,7 @@ class PushedFrames extends FramePump implements PushReceiver {
 
 /** For a plain async iterator: events are pulled one by one. */
 class PulledFrames extends FramePump {
-  constructor(source: AsyncIterator<unknown>, sink: FrameSink, args: ExecutionArgs, shared: WeakMap<object, SharedEntry>) {
+  constructor(source: AsyncIterator<unknown>, sink: FrameSink, args: ExecutionArgs, shared: RecentByIdentity<object, SharedEntry>) {
     super(source, sink, args, shared);
     void this.pump();
   }
@@ -280,7 +281,7 @@ class PulledFrames extends FramePump {
  */
 export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   // Sync results are cached as they are; async ones as their promise.
-  const shared = new WeakMap<object, SharedEntry>();
+  const shared = new RecentByIdentity<object, SharedEntry>(8);
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
