@@ -1,7 +1,8 @@
 /**
  * Child processes the bench owns (the service, the baseline, redis-server): started with
  * their output in a log file, observed through /proc, and stopped by PID only. Anything
- * still running when the orchestrator exits is killed by PID in an exit hook.
+ * still running when the orchestrator exits (SIGINT and SIGTERM included) is killed by PID
+ * in an exit hook.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +29,10 @@ function installExitHook(): void {
       }
     }
   });
+  // A signal sent to the orchestrator alone (not to its process group, as Ctrl-C does)
+  // would otherwise end it without 'exit' and leave redis-server and the targets running.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
 }
 
 /** How to start a managed process. */
