@@ -285,6 +285,14 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
     ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `{ me { status } } #${'x'.repeat(70 * 1024)}` } }));
     expect(await closed).toBe(1009);
   });
+
+  it('closes a socket that never sends connection_init with 4408 after about 3 s', async () => {
+    const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    const opened = Date.now();
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    expect(await closed).toBe(4408);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(2_500);
+  });
 });
 
 describe('keep-alive', () => {
