@@ -38,6 +38,11 @@ export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
  */
 const KEEP_ALIVE_GROUPS = 16;
 
+/** How long a socket may take to send an accepted connection_init (graphql-ws's default; then 4408). */
+const DEFAULT_INIT_WAIT_MS = 3_000;
+/** How often sockets still waiting for connection_init are checked: the wait ends within this much of its deadline. */
+const INIT_SWEEP_MS = 250;
+
 /** graphql-transport-ws messages are text frames (browsers hand binary ones over as Blobs). */
 const TEXT_FRAME = { binary: false } as const;
 
@@ -137,7 +142,23 @@ export function serveGraphqlWs(
   logger: Logger,
   keepAliveMs: number,
 ): { dispose(): Promise<void> } {
-  const server = makeServer(options);
+  // graphql-ws would keep a timer (and its closure) per socket for the whole connection
+  // just to enforce the init wait; one sweep over the sockets not yet acknowledged does it.
+  const server = makeServer({ ...options, connectionInitWaitTimeout: Infinity });
+  const initWaitMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_WAIT_MS;
+  /** Sockets whose connection_init has not been accepted yet, by when they must have been. */
+  const awaitingInit = new Map<WebSocket, { extra: SocketExtra; deadline: number }>();
+  const initSweep = setInterval(() => {
+    const now = Date.now();
+    for (const [socket, { extra, deadline }] of awaitingInit) {
+      if (extra.viewer) awaitingInit.delete(socket);
+      else if (now >= deadline) {
+        awaitingInit.delete(socket);
+        socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+      }
+    }
+  }, INIT_SWEEP_MS);
+  initSweep.unref();
   wss.options.handleProtocols = handleProtocols;
   /** Close handling still running (onClose: a device's grace period is being recorded). */
   const closing = new Set<Promise<void>>();
@@ -173,9 +194,12 @@ export function serveGraphqlWs(
     answered.add(socket);
     const group = groups[joined++ % KEEP_ALIVE_GROUPS] as Set<WebSocket>;
     group.add(socket);
-    const closed = server.opened(new GraphqlWsSocket(socket, request.socket, logger), { socket, wire: request.socket, viewer: undefined, connection: null });
+    const extra: SocketExtra = { socket, wire: request.socket, viewer: undefined, connection: null };
+    awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
+    const closed = server.opened(new GraphqlWsSocket(socket, request.socket, logger), extra);
     socket.on('close', (code, reason) => {
       group.delete(socket);
+      awaitingInit.delete(socket);
       const done = closed(code, String(reason)).catch((error: unknown) => logger.error({ err: error }, 'socket close handling failed'));
       closing.add(done);
       void done.finally(() => closing.delete(done));
@@ -193,6 +217,7 @@ export function serveGraphqlWs(
       clearTimeout(cutoff);
       await Promise.all([...closing]);
       clearInterval(keepAlive);
+      clearInterval(initSweep);
       wss.removeAllListeners('connection');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
