@@ -146,6 +146,8 @@ export function serveGraphqlWs(
   // just to enforce the init wait; one sweep over the sockets not yet acknowledged does it.
   const server = makeServer({ ...options, connectionInitWaitTimeout: Infinity });
   const initWaitMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_WAIT_MS;
+  /** As in graphql-ws: a wait of 0, below or Infinity means none. */
+  const initWaitEnforced = initWaitMs > 0 && Number.isFinite(initWaitMs);
   /** Sockets whose connection_init has not been accepted yet, by when they must have been. */
   const awaitingInit = new Map<WebSocket, { extra: SocketExtra; deadline: number }>();
   const initSweep = setInterval(() => {
@@ -195,7 +197,7 @@ export function serveGraphqlWs(
     const group = groups[joined++ % KEEP_ALIVE_GROUPS] as Set<WebSocket>;
     group.add(socket);
     const extra: SocketExtra = { socket, wire: request.socket, viewer: undefined, connection: null };
-    awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
+    if (initWaitEnforced) awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
     const closed = server.opened(new GraphqlWsSocket(socket, request.socket, logger), extra);
     socket.on('close', (code, reason) => {
       group.delete(socket);
