@@ -110,27 +110,27 @@ class GraphqlWsSocket {
   readonly protocol: string;
 
   constructor(
-    private readonly socket: WebSocket,
-    private readonly wire: Duplex,
+    private readonly extra: SocketExtra,
     private readonly logger: Logger,
   ) {
-    this.protocol = socket.protocol;
+    this.protocol = extra.socket.protocol;
   }
 
   send(data: string): void {
-    corkForThisTick(this.wire);
-    sendMessage(this.socket, data);
+    corkForThisTick(this.extra.wire);
+    sendMessage(this.extra.socket, data);
   }
 
   close(code: number, reason: string): void {
-    this.socket.close(code, reason);
+    this.extra.socket.close(code, reason);
   }
 
   onMessage(cb: (data: string) => Promise<void>): void {
-    this.socket.on('message', (data: RawData) => {
+    const { socket } = this.extra;
+    socket.on('message', (data: RawData) => {
       cb(String(data)).catch((error: unknown) => {
         this.logger.error({ err: error }, 'graphql-ws message handling failed');
-        this.socket.close(CloseCode.InternalServerError, 'Internal server error');
+        socket.close(CloseCode.InternalServerError, 'Internal server error');
       });
     });
   }
@@ -198,7 +198,7 @@ export function serveGraphqlWs(
     group.add(socket);
     const extra: SocketExtra = { socket, wire: request.socket, viewer: undefined, connection: null };
     if (initWaitEnforced) awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
-    const closed = server.opened(new GraphqlWsSocket(socket, request.socket, logger), extra);
+    const closed = server.opened(new GraphqlWsSocket(extra, logger), extra);
     socket.on('close', (code, reason) => {
       group.delete(socket);
       awaitingInit.delete(socket);

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DocumentNode, GraphQLError, GraphQLSchema, parse, specifiedRules, validate, getOperationAST, ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { WebSocketServer, WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { Viewer, extractToken, verifyToken } from '../auth/token';
 import { Config } from '../config';
@@ -21,7 +21,7 @@ import { DeviceType } from '../presence/presence.type';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
 import { FrameSink, createDocumentCache, createSharedSubscribe } from './shared-execution';
-import { sendFrame, serveGraphqlWs, textFrame } from './ws.glue';
+import { SocketExtra, sendFrame, serveGraphqlWs, textFrame } from './ws.glue';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 50;
@@ -75,8 +75,7 @@ function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
 /** Direct frame writes for one subscription, with the same error masking and slow-consumer cut-off as the glue. */
 class SocketFrameSink implements FrameSink {
   constructor(
-    private readonly socket: WebSocket,
-    private readonly wire: Duplex,
+    private readonly extra: SocketExtra,
     readonly id: string,
     private readonly logger: Logger,
   ) {}
@@ -86,7 +85,7 @@ class SocketFrameSink implements FrameSink {
   }
 
   write(frame: Buffer): boolean {
-    return sendFrame(this.socket, this.wire, frame);
+    return sendFrame(this.extra.socket, this.extra.wire, frame);
   }
 
   format(result: ExecutionResult): ExecutionResult {
@@ -171,7 +170,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           return [new GraphQLError('Unknown operation', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         // Only a subscription writes its own frames; a query or mutation answers through graphql-ws.
-        const frameSink = operation.operation === 'subscription' ? new SocketFrameSink(ctx.extra.socket, ctx.extra.wire, id, logger) : undefined;
+        const frameSink = operation.operation === 'subscription' ? new SocketFrameSink(ctx.extra, id, logger) : undefined;
         return {
           schema,
           document,
