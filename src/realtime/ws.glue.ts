@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { getOperationAST } from 'graphql';
 import { CloseCode, ServerOptions, handleProtocols, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/token';
@@ -26,7 +27,26 @@ export interface SocketExtra {
   viewer?: Viewer;
   /** The socket's device, if it announced one. */
   connection?: LiveConnection | null;
+  /** Counts this socket's running queries and mutations (see OPERATIONS_PER_SOCKET); set by the glue. */
+  operations?: OperationSlots;
 }
+
+/** Counts a socket's running queries and mutations; see OPERATIONS_PER_SOCKET. */
+interface OperationSlots {
+  /** A query or mutation of this socket starts executing. */
+  begin(): void;
+  /** It has its result. */
+  end(): void;
+}
+
+/**
+ * Queries and mutations one socket may have executing at once. Further messages wait,
+ * unread, in the socket's TCP buffers (and the client's) until one finishes: a client
+ * that sends faster than the node can work gets backpressure instead of a backlog in this
+ * process's heap, which would slow every other socket down long after the burst.
+ * Subscriptions do not count; other messages wait only to keep their order.
+ */
+export const OPERATIONS_PER_SOCKET = 4;
 
 /** Bytes a socket may have queued before the server gives up on it (close 1013, try again later). */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -106,14 +126,34 @@ function corkForThisTick(wire: Duplex): void {
 }
 
 /** The socket as graphql-ws's `makeServer` drives it (methods, not a closure each). */
-class GraphqlWsSocket {
+class GraphqlWsSocket implements OperationSlots {
   readonly protocol: string;
+  private handler: ((data: string) => Promise<void>) | null = null;
+  /** Queries and mutations executing (begin/end, from the operation hooks). */
+  private running = 0;
+  /** Messages received while OPERATIONS_PER_SOCKET were running, in order; null when none. */
+  private held: string[] | null = null;
 
   constructor(
     private readonly extra: SocketExtra,
     private readonly logger: Logger,
   ) {
     this.protocol = extra.socket.protocol;
+    extra.operations = this;
+  }
+
+  begin(): void {
+    this.running++;
+  }
+
+  end(): void {
+    this.running--;
+    const held = this.held;
+    if (!held) return;
+    while (held.length > 0 && this.running < OPERATIONS_PER_SOCKET) this.dispatch(held.shift() as string);
+    if (held.length > 0) return;
+    this.held = null;
+    this.extra.socket.resume();
   }
 
   send(data: string): void {
@@ -126,25 +166,63 @@ class GraphqlWsSocket {
   }
 
   onMessage(cb: (data: string) => Promise<void>): void {
-    const { socket } = this.extra;
-    socket.on('message', (data: RawData) => {
-      cb(String(data)).catch((error: unknown) => {
-        this.logger.error({ err: error }, 'graphql-ws message handling failed');
-        socket.close(CloseCode.InternalServerError, 'Internal server error');
-      });
+    this.handler = cb;
+    this.extra.socket.on('message', (data: RawData) => {
+      if (this.held) this.held.push(String(data));
+      else if (this.running < OPERATIONS_PER_SOCKET) this.dispatch(String(data));
+      else {
+        // Stop reading; frames already read still arrive, and wait here until end().
+        this.held = [String(data)];
+        this.extra.socket.pause();
+      }
+    });
+  }
+
+  /** Hands one message to graphql-ws, which calls `begin` (synchronously) if it starts a query or mutation. */
+  private dispatch(data: string): void {
+    (this.handler as (data: string) => Promise<void>)(data).catch((error: unknown) => {
+      this.logger.error({ err: error }, 'graphql-ws message handling failed');
+      this.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
   }
 }
 
-export function serveGraphqlWs(
-  options: ServerOptions<Record<string, unknown> | undefined, SocketExtra>,
-  wss: WebSocketServer,
-  logger: Logger,
-  keepAliveMs: number,
-): { dispose(): Promise<void> } {
+type Options = ServerOptions<Record<string, unknown> | undefined, SocketExtra>;
+type SubscribeResult = ReturnType<NonNullable<Options['onSubscribe']>>;
+
+/**
+ * `options` with each query and mutation counted against its socket's OPERATIONS_PER_SOCKET:
+ * from an `onSubscribe` that returns execution arguments (the operation starts) to
+ * `onOperation` (it has its result). An `onSubscribe` that returns nothing leaves
+ * graphql-ws to parse the operation itself, uncounted.
+ */
+function countingOperations(options: Options): Options {
+  const { onSubscribe, onOperation } = options;
+  const begin = (extra: SocketExtra, result: Awaited<SubscribeResult>): void => {
+    if (!result || Array.isArray(result)) return;
+    const args = result as Exclude<typeof result, readonly unknown[] | void>;
+    if (getOperationAST(args.document, args.operationName)?.operation !== 'subscription') extra.operations?.begin();
+  };
+  return {
+    ...options,
+    onSubscribe: (ctx, id, payload) => {
+      const result = onSubscribe?.(ctx, id, payload);
+      // graphql-ws calls this as it reads the message: counted at once, a synchronous hook keeps the bound exact.
+      if (result instanceof Promise) return result.then((r) => (begin(ctx.extra, r), r));
+      begin(ctx.extra, result);
+      return result;
+    },
+    onOperation: (ctx, id, payload, args, result) => {
+      if (!(Symbol.asyncIterator in Object(result))) ctx.extra.operations?.end();
+      return onOperation?.(ctx, id, payload, args, result);
+    },
+  };
+}
+
+export function serveGraphqlWs(options: Options, wss: WebSocketServer, logger: Logger, keepAliveMs: number): { dispose(): Promise<void> } {
   // graphql-ws would keep a timer (and its closure) per socket for the whole connection
   // just to enforce the init wait; one sweep over the sockets not yet acknowledged does it.
-  const server = makeServer({ ...options, connectionInitWaitTimeout: Infinity });
+  const server = makeServer({ ...countingOperations(options), connectionInitWaitTimeout: Infinity });
   const initWaitMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_WAIT_MS;
   /** As in graphql-ws: a wait of 0, below or Infinity means none. */
   const initWaitEnforced = initWaitMs > 0 && Number.isFinite(initWaitMs);

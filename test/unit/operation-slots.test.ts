@@ -1,0 +1,92 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildSchema, parse } from 'graphql';
+import pino from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import { OPERATIONS_PER_SOCKET, serveGraphqlWs } from '../../src/realtime/ws.glue';
+
+const schema = buildSchema(`
+  type Query { ok: Boolean }
+  type Mutation { hold(n: Int!): Int! }
+  type Subscription { never: Int }
+`);
+
+/** Per socket, at most OPERATIONS_PER_SOCKET queries and mutations run; the rest wait, in order, over a real socket. */
+describe('operations per socket', () => {
+  let http: Server;
+  let wss: WebSocketServer;
+  let dispose: () => Promise<void>;
+  let client: WebSocket;
+  /** Mutations whose resolver has started, in order, with the function that lets each finish. */
+  const started: Array<{ n: number; finish: () => void }> = [];
+  const received: Array<{ id: string; type: string; payload?: { data?: { hold: number } } }> = [];
+
+  const rootValue = {
+    hold: ({ n }: { n: number }) => new Promise<number>((resolve) => started.push({ n, finish: () => resolve(n) })),
+    never: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined), return: async () => ({ value: undefined, done: true }) }) }),
+  };
+
+  async function until(check: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(check()).toBe(true);
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 100));
+  const send = (message: object) => client.send(JSON.stringify(message));
+
+  beforeAll(async () => {
+    http = createServer();
+    wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+    ({ dispose } = serveGraphqlWs(
+      {
+        schema,
+        onConnect: () => true,
+        onSubscribe: (_ctx, _id, payload) => ({ schema, document: parse(payload.query), variableValues: payload.variables, rootValue }),
+      },
+      wss,
+      pino({ level: 'silent' }),
+      60_000,
+    ));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`, 'graphql-transport-ws');
+    client.on('message', (data) => received.push(JSON.parse(String(data))));
+    await new Promise((resolve) => client.once('open', resolve));
+    send({ type: 'connection_init' });
+    await until(() => received.some((m) => m.type === 'connection_ack'));
+  });
+
+  afterAll(async () => {
+    client.terminate();
+    await dispose();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+
+  it('runs a few at once and the rest in order as each finishes; subscriptions do not count', async () => {
+    expect(OPERATIONS_PER_SOCKET).toBeGreaterThan(1);
+    for (let i = 0; i < OPERATIONS_PER_SOCKET + 1; i++) send({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { never }' } });
+    const total = OPERATIONS_PER_SOCKET + 6;
+    for (let n = 0; n < total; n++) send({ id: `m${n}`, type: 'subscribe', payload: { query: `mutation { hold(n: ${n}) }` } });
+    send({ type: 'ping' });
+
+    await until(() => started.length === OPERATIONS_PER_SOCKET);
+    await settle();
+    expect(started.map((s) => s.n)).toEqual([...Array(OPERATIONS_PER_SOCKET).keys()]);
+    // The ping came after the held mutations: it waits with them.
+    expect(received.some((m) => m.type === 'pong')).toBe(false);
+
+    started[1].finish();
+    await until(() => started.length === OPERATIONS_PER_SOCKET + 1);
+    await settle();
+    expect(started.length).toBe(OPERATIONS_PER_SOCKET + 1);
+    expect(started[OPERATIONS_PER_SOCKET].n).toBe(OPERATIONS_PER_SOCKET);
+
+    for (let i = 0; i < total; i++) {
+      await until(() => started.length > i);
+      started[i].finish();
+    }
+    await until(() => received.filter((m) => m.type === 'complete').length === total);
+    const results = received.filter((m) => m.type === 'next').map((m) => [m.id, m.payload?.data?.hold]);
+    expect(results).toHaveLength(total);
+    for (const [id, n] of results) expect(id).toBe(`m${n}`);
+    expect(received.some((m) => m.type === 'pong')).toBe(true);
+  });
+});
