@@ -1,6 +1,6 @@
 /** GraphQL input types of the presence contract. Absent fields stay undefined; explicit null stays null. */
 import { Field, ID, InputType } from 'type-graphql';
-import { ActivityType, DeviceType, StatusPreference } from './presence.type';
+import { ActivityType, DeviceType, StatusPreference } from './presence.model';
 
 @InputType()
 export class DeviceInput {

@@ -3,20 +3,32 @@
  * milliseconds; they become DateTimeISO only at the GraphQL edge.
  */
 
-export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'INVISIBLE' | 'OFFLINE';
-export type StatusPreference = 'ONLINE' | 'AWAY' | 'BUSY' | 'INVISIBLE';
-export type DeviceType = 'WEB' | 'MOBILE' | 'DESKTOP';
-export type ActivityType = 'PLAYING' | 'STREAMING' | 'LISTENING' | 'WATCHING' | 'CUSTOM';
-export type PresenceChangeReason =
-  | 'INITIAL'
-  | 'CONNECTED'
-  | 'DISCONNECTED'
-  | 'EXPIRED'
-  | 'STATUS_CHANGED'
-  | 'PROFILE_CHANGED'
-  | 'DEVICES_CHANGED'
-  | 'CONTACT_ADDED'
-  | 'CONTACT_REMOVED';
+/** `{ A: 'A', B: 'B' }`: a union's values as an object (the GraphQL enums are registered from these). */
+function valuesOf<const T extends string>(...names: T[]): { readonly [K in T]: K } {
+  return Object.freeze(Object.fromEntries(names.map((name) => [name, name]))) as { readonly [K in T]: K };
+}
+
+// Each name below is a union type and, with the same name, the object of its values.
+export const PresenceStatus = valuesOf('ONLINE', 'AWAY', 'BUSY', 'INVISIBLE', 'OFFLINE');
+export type PresenceStatus = keyof typeof PresenceStatus;
+export const StatusPreference = valuesOf('ONLINE', 'AWAY', 'BUSY', 'INVISIBLE');
+export type StatusPreference = keyof typeof StatusPreference;
+export const DeviceType = valuesOf('WEB', 'MOBILE', 'DESKTOP');
+export type DeviceType = keyof typeof DeviceType;
+export const ActivityType = valuesOf('PLAYING', 'STREAMING', 'LISTENING', 'WATCHING', 'CUSTOM');
+export type ActivityType = keyof typeof ActivityType;
+export const PresenceChangeReason = valuesOf(
+  'INITIAL',
+  'CONNECTED',
+  'DISCONNECTED',
+  'EXPIRED',
+  'STATUS_CHANGED',
+  'PROFILE_CHANGED',
+  'DEVICES_CHANGED',
+  'CONTACT_ADDED',
+  'CONTACT_REMOVED',
+);
+export type PresenceChangeReason = keyof typeof PresenceChangeReason;
 
 export interface ActivityData {
   type: ActivityType;

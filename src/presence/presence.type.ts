@@ -1,43 +1,6 @@
 /** GraphQL object types and enums of the presence contract. */
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { ActivityData, DeviceView, PresenceChangeReason as Reason, PresenceStatus as Status, PresenceView, ViewEvent } from './presence.model';
-
-export enum PresenceStatus {
-  ONLINE = 'ONLINE',
-  AWAY = 'AWAY',
-  BUSY = 'BUSY',
-  INVISIBLE = 'INVISIBLE',
-  OFFLINE = 'OFFLINE',
-}
-export enum StatusPreference {
-  ONLINE = 'ONLINE',
-  AWAY = 'AWAY',
-  BUSY = 'BUSY',
-  INVISIBLE = 'INVISIBLE',
-}
-export enum DeviceType {
-  WEB = 'WEB',
-  MOBILE = 'MOBILE',
-  DESKTOP = 'DESKTOP',
-}
-export enum ActivityType {
-  PLAYING = 'PLAYING',
-  STREAMING = 'STREAMING',
-  LISTENING = 'LISTENING',
-  WATCHING = 'WATCHING',
-  CUSTOM = 'CUSTOM',
-}
-export enum PresenceChangeReason {
-  INITIAL = 'INITIAL',
-  CONNECTED = 'CONNECTED',
-  DISCONNECTED = 'DISCONNECTED',
-  EXPIRED = 'EXPIRED',
-  STATUS_CHANGED = 'STATUS_CHANGED',
-  PROFILE_CHANGED = 'PROFILE_CHANGED',
-  DEVICES_CHANGED = 'DEVICES_CHANGED',
-  CONTACT_ADDED = 'CONTACT_ADDED',
-  CONTACT_REMOVED = 'CONTACT_REMOVED',
-}
+import { ActivityData, ActivityType, DeviceType, DeviceView, PresenceChangeReason, PresenceStatus, PresenceView, StatusPreference, ViewEvent } from './presence.model';
 
 registerEnumType(PresenceStatus, {
   name: 'PresenceStatus',
@@ -74,7 +37,7 @@ export class Activity {
   @Field(() => Date) startedAt!: Date;
 
   static from(a: ActivityData): Activity {
-    return Object.assign(new Activity(), { type: a.type as ActivityType, name: a.name, url: a.url, startedAt: date(a.startedAt) });
+    return Object.assign(new Activity(), { type: a.type, name: a.name, url: a.url, startedAt: date(a.startedAt) });
   }
 }
 
@@ -89,8 +52,8 @@ export class Device {
   static from(d: DeviceView): Device {
     return Object.assign(new Device(), {
       id: d.id,
-      type: d.type as DeviceType,
-      status: d.status as PresenceStatus,
+      type: d.type,
+      status: d.status,
       connectedAt: date(d.connectedAt),
       lastSeenAt: date(d.lastSeenAt),
     });
@@ -112,7 +75,7 @@ export class Presence {
   static from(v: PresenceView): Presence {
     return Object.assign(new Presence(), {
       userId: v.userId,
-      status: v.status as PresenceStatus,
+      status: v.status,
       customStatus: v.customStatus,
       activity: v.activity ? Activity.from(v.activity) : null,
       devices: v.devices.map(Device.from),
@@ -133,8 +96,8 @@ export class PresenceEvent {
   static from(e: ViewEvent, at: number): PresenceEvent {
     return Object.assign(new PresenceEvent(), {
       presence: Presence.from(e.view),
-      previousStatus: e.previousStatus as Status as PresenceStatus,
-      reason: e.reason as Reason as PresenceChangeReason,
+      previousStatus: e.previousStatus,
+      reason: e.reason,
       at: date(at),
     });
   }

@@ -17,7 +17,7 @@ import { limitRules } from '../graphql/limits';
 import { ConnectionRegistry } from '../liveness/connections';
 import { Metrics } from '../metrics';
 import { PresenceService } from '../presence/presence.service';
-import { DeviceType } from '../presence/presence.type';
+import { DeviceType } from '../presence/presence.model';
 import { isValidId } from '../presence/presence.validation';
 import { Fanout } from './fanout';
 import { FrameSink, createDocumentCache, createSharedSubscribe } from './shared-execution';
