@@ -190,6 +190,10 @@ class GraphqlWsSocket implements OperationSlots {
 type Options = ServerOptions<Record<string, unknown> | undefined, SocketExtra>;
 type SubscribeResult = ReturnType<NonNullable<Options['onSubscribe']>>;
 
+/** Marks execution arguments counted by `begin`: graphql-ws hands the same object to `onOperation`. */
+const COUNTED = Symbol('counted against OPERATIONS_PER_SOCKET');
+type Counted = { [COUNTED]?: true };
+
 /**
  * `options` with each query and mutation counted against its socket's OPERATIONS_PER_SOCKET:
  * from an `onSubscribe` that returns execution arguments (the operation starts) to
@@ -201,7 +205,9 @@ function countingOperations(options: Options): Options {
   const begin = (extra: SocketExtra, result: Awaited<SubscribeResult>): void => {
     if (!result || Array.isArray(result)) return;
     const args = result as Exclude<typeof result, readonly unknown[] | void>;
-    if (getOperationAST(args.document, args.operationName)?.operation !== 'subscription') extra.operations?.begin();
+    if (getOperationAST(args.document, args.operationName)?.operation === 'subscription') return;
+    (args as Counted)[COUNTED] = true;
+    extra.operations?.begin();
   };
   return {
     ...options,
@@ -213,7 +219,7 @@ function countingOperations(options: Options): Options {
       return result;
     },
     onOperation: (ctx, id, payload, args, result) => {
-      if (!(Symbol.asyncIterator in Object(result))) ctx.extra.operations?.end();
+      if ((args as Counted)[COUNTED]) ctx.extra.operations?.end();
       return onOperation?.(ctx, id, payload, args, result);
     },
   };

@@ -8,7 +8,7 @@ import { OPERATIONS_PER_SOCKET, serveGraphqlWs } from '../../src/realtime/ws.glu
 const schema = buildSchema(`
   type Query { ok: Boolean }
   type Mutation { hold(n: Int!): Int! }
-  type Subscription { never: Int }
+  type Subscription { never: Int, broken: Int }
 `);
 
 /** Per socket, at most OPERATIONS_PER_SOCKET queries and mutations run; the rest wait, in order, over a real socket. */
@@ -19,11 +19,14 @@ describe('operations per socket', () => {
   let client: WebSocket;
   /** Mutations whose resolver has started, in order, with the function that lets each finish. */
   const started: Array<{ n: number; finish: () => void }> = [];
-  const received: Array<{ id: string; type: string; payload?: { data?: { hold: number } } }> = [];
+  const received: Array<{ id?: string; type: string; payload?: { data?: { hold: number } } }> = [];
 
   const rootValue = {
     hold: ({ n }: { n: number }) => new Promise<number>((resolve) => started.push({ n, finish: () => resolve(n) })),
     never: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined), return: async () => ({ value: undefined, done: true }) }) }),
+    broken: () => {
+      throw new Error('no such stream');
+    },
   };
 
   async function until(check: () => boolean): Promise<void> {
@@ -60,9 +63,12 @@ describe('operations per socket', () => {
     await new Promise<void>((resolve) => http.close(() => resolve()));
   });
 
-  it('runs a few at once and the rest in order as each finishes; subscriptions do not count', async () => {
+  it('runs a few at once and the rest in order as each finishes; subscriptions, working or failed, do not count', async () => {
     expect(OPERATIONS_PER_SOCKET).toBeGreaterThan(1);
     for (let i = 0; i < OPERATIONS_PER_SOCKET + 1; i++) send({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { never }' } });
+    // A subscription that fails to start answers with an error result; it frees no slot it never took.
+    for (let i = 0; i < 2; i++) send({ id: `b${i}`, type: 'subscribe', payload: { query: 'subscription { broken }' } });
+    await until(() => received.filter((m) => m.id?.startsWith('b') && m.type === 'complete').length === 2);
     const total = OPERATIONS_PER_SOCKET + 6;
     for (let n = 0; n < total; n++) send({ id: `m${n}`, type: 'subscribe', payload: { query: `mutation { hold(n: ${n}) }` } });
     send({ type: 'ping' });
@@ -83,8 +89,11 @@ describe('operations per socket', () => {
       await until(() => started.length > i);
       started[i].finish();
     }
-    await until(() => received.filter((m) => m.type === 'complete').length === total);
-    const results = received.filter((m) => m.type === 'next').map((m) => [m.id, m.payload?.data?.hold]);
+    const mutations = () => received.filter((m) => m.id?.startsWith('m'));
+    await until(() => mutations().filter((m) => m.type === 'complete').length === total);
+    const results = mutations()
+      .filter((m) => m.type === 'next')
+      .map((m) => [m.id, m.payload?.data?.hold]);
     expect(results).toHaveLength(total);
     for (const [id, n] of results) expect(id).toBe(`m${n}`);
     expect(received.some((m) => m.type === 'pong')).toBe(true);
