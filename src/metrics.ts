@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   registry: Registry;
   connections: Gauge;
+  readsPaused: Counter;
   subscriptions: Gauge;
   channels: Gauge;
   eventsPublished: Counter;
@@ -18,6 +19,11 @@ export function createMetrics(): Metrics {
   return {
     registry,
     connections: new Gauge({ name: 'presence_ws_connections', help: 'Open graphql-ws sockets', registers: [registry] }),
+    readsPaused: new Counter({
+      name: 'presence_ws_reads_paused_total',
+      help: 'Times a graphql-ws socket stopped being read because its running queries and mutations reached the per-socket limit (backpressure)',
+      registers: [registry],
+    }),
     subscriptions: new Gauge({ name: 'presence_subscriptions', help: 'Open presenceChanged subscriptions', registers: [registry] }),
     channels: new Gauge({ name: 'presence_channel_subscriptions', help: 'Per-user channels this node listens to', registers: [registry] }),
     eventsPublished: new Counter({ name: 'presence_events_published_total', help: 'Presence messages published by this node', registers: [registry] }),

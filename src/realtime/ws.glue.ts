@@ -137,6 +137,7 @@ class GraphqlWsSocket implements OperationSlots {
   constructor(
     private readonly extra: SocketExtra,
     private readonly logger: Logger,
+    private readonly readsPaused: () => void,
   ) {
     this.protocol = extra.socket.protocol;
     extra.operations = this;
@@ -174,6 +175,7 @@ class GraphqlWsSocket implements OperationSlots {
         // Stop reading; frames already read still arrive, and wait here until end().
         this.held = [String(data)];
         this.extra.socket.pause();
+        this.readsPaused();
       }
     });
   }
@@ -225,7 +227,17 @@ function countingOperations(options: Options): Options {
   };
 }
 
-export function serveGraphqlWs(options: Options, wss: WebSocketServer, logger: Logger, keepAliveMs: number): { dispose(): Promise<void> } {
+/**
+ * Serves graphql-ws on `wss`. `readsPaused` is called each time a socket stops being read
+ * because OPERATIONS_PER_SOCKET of its operations are running (for metrics).
+ */
+export function serveGraphqlWs(
+  options: Options,
+  wss: WebSocketServer,
+  logger: Logger,
+  keepAliveMs: number,
+  readsPaused: () => void = () => undefined,
+): { dispose(): Promise<void> } {
   // graphql-ws would keep a timer (and its closure) per socket for the whole connection
   // just to enforce the init wait; one sweep over the sockets not yet acknowledged does it.
   const server = makeServer({ ...countingOperations(options), connectionInitWaitTimeout: Infinity });
@@ -282,7 +294,7 @@ export function serveGraphqlWs(options: Options, wss: WebSocketServer, logger: L
     group.add(socket);
     const extra: SocketExtra = { socket, wire: request.socket, viewer: undefined, connection: null };
     if (initWaitEnforced) awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
-    const closed = server.opened(new GraphqlWsSocket(extra, logger), extra);
+    const closed = server.opened(new GraphqlWsSocket(extra, logger, readsPaused), extra);
     socket.on('close', (code, reason) => {
       group.delete(socket);
       awaitingInit.delete(socket);

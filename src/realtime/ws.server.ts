@@ -205,6 +205,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
     wss,
     logger,
     deps.keepAliveMs ?? KEEP_ALIVE_MS,
+    () => metrics.readsPaused.inc(),
   );
 
   return async () => {

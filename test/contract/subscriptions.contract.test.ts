@@ -286,6 +286,31 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
     expect(await closed).toBe(1009);
   });
 
+  it('answers a burst of mutations sent in one write, holding the socket back while 4 run (counted on /metrics)', async () => {
+    const user = uid('burst');
+    const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    await new Promise((r) => ws.once('open', r));
+    const replies: Array<{ id?: string; type: string; payload?: { data?: { setStatus: { customStatus: string } }; errors?: unknown } }> = [];
+    const acked = new Promise((r) => ws.on('message', (data) => (replies.push(JSON.parse(String(data))), replies.at(-1)?.type === 'connection_ack' && r(null))));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await token(user)}` } }));
+    await acked;
+    const burst = 20;
+    const wire = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+    wire.cork();
+    for (let i = 0; i < burst; i++) {
+      const query = `mutation($s: String) { setStatus(input: { customStatus: $s }) { customStatus } }`;
+      ws.send(JSON.stringify({ id: `m${i}`, type: 'subscribe', payload: { query, variables: { s: `s${i}` } } }));
+    }
+    wire.uncork();
+    for (let i = 0; i < 200 && replies.filter((m) => m.type === 'complete').length < burst; i++) await sleep(20);
+    const answers = replies.filter((m) => m.type === 'next');
+    expect(answers).toHaveLength(burst);
+    for (const answer of answers) expect(answer.payload?.data?.setStatus.customStatus).toBe(`s${answer.id?.slice(1)}`);
+    ws.close();
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/presence_ws_reads_paused_total [1-9]/);
+  });
+
   it('closes a socket that never sends connection_init with 4408 after about 3 s', async () => {
     const ws = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     const opened = Date.now();

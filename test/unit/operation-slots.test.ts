@@ -17,6 +17,7 @@ describe('operations per socket', () => {
   let wss: WebSocketServer;
   let dispose: () => Promise<void>;
   let client: WebSocket;
+  let readsPaused = 0;
   /** Mutations whose resolver has started, in order, with the function that lets each finish. */
   const started: Array<{ n: number; finish: () => void }> = [];
   const received: Array<{ id?: string; type: string; payload?: { data?: { hold: number } } }> = [];
@@ -48,6 +49,7 @@ describe('operations per socket', () => {
       wss,
       pino({ level: 'silent' }),
       60_000,
+      () => readsPaused++,
     ));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`, 'graphql-transport-ws');
@@ -76,6 +78,7 @@ describe('operations per socket', () => {
     await until(() => started.length === OPERATIONS_PER_SOCKET);
     await settle();
     expect(started.map((s) => s.n)).toEqual([...Array(OPERATIONS_PER_SOCKET).keys()]);
+    expect(readsPaused).toBe(1);
     // The ping came after the held mutations: it waits with them.
     expect(received.some((m) => m.type === 'pong')).toBe(false);
 
