@@ -28,6 +28,8 @@ export interface BenchOptions {
   startEventsPerSec: number;
   stepFactor: number;
   maxSteps: number;
+  /** Steps between the last passing and the first failing rate, each halving the gap (geometrically). */
+  refineSteps: number;
   p99LimitMs: number;
   /** A step during which other work used more than this (% of one core) is run again. */
   disturbedOtherPercent: number;
@@ -58,6 +60,8 @@ const USAGE = `usage: npm run bench -- [options]
   --start-events N           first step's offered events/s (default 2000)
   --step-factor X            rate multiplier between steps (default 1.5)
   --max-steps N              (default 16)
+  --refine-steps N           after the first failing step, N steps that bisect (geometrically)
+                             the gap between it and the last passing one (default 2; 0 = off)
   --p99-limit-ms N           a step passes while p99 <= this (default 250)
   --disturbed-other-percent N   rerun a step (at most twice) when other work on the machine
                              used more than N % of a core during it (default 30)
@@ -89,6 +93,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     startEventsPerSec: 2000,
     stepFactor: 1.5,
     maxSteps: 16,
+    refineSteps: 2,
     p99LimitMs: 250,
     disturbedOtherPercent: 30,
     expiringDevices: 2000,
@@ -145,6 +150,13 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
         options.stepFactor = positive(flag, value());
         if (options.stepFactor <= 1) throw new Error('--step-factor must be above 1');
         break;
+      case '--refine-steps': {
+        const raw = value();
+        const steps = Number(raw);
+        if (!Number.isInteger(steps) || steps < 0) throw new Error(`--refine-steps needs a whole number >= 0, got ${String(raw)}\n${USAGE}`);
+        options.refineSteps = steps;
+        break;
+      }
       case '--max-steps':
         options.maxSteps = Math.floor(positive(flag, value()));
         break;

@@ -3,8 +3,9 @@
  *
  * Order of events for one target: S subscribers connect and subscribe (RSS sampled before
  * and after) → P publishers connect with a device → a warm-up step → steps at increasing
- * offered rates until one fails (p99 above the limit, or under 99 % delivered) → a longer
- * step at half the last passing rate → for the baseline, the same step at half the
+ * offered rates until one fails (p99 above the limit, or under 99 % delivered) → refinement
+ * steps between the last passing and the first failing rate → a longer step at half the
+ * best passing rate → for the baseline, the same step at half the
  * *service's* last passing rate, so the latency ratio compares equal loads.
  */
 import { sleep, waitUntil } from '../infra/concurrency';
@@ -215,6 +216,13 @@ async function waitForIdleTarget(target: RunningTarget): Promise<number> {
   return Date.now() - started;
 }
 
+/** Lets an overload settle (queued work, GC, socket buffers) before the next measured step. */
+async function settleAfterOverload(context: PhaseContext, target: RunningTarget): Promise<void> {
+  await sleep(3_000);
+  const settleMs = await waitForIdleTarget(target);
+  if (settleMs > 1_500) context.log(`  (target busy with the overload for ${(settleMs / 1000).toFixed(1)} s more before the next step)`);
+}
+
 function describeStep(result: StepResult): string {
   const l = result.latency;
   return (
@@ -261,30 +269,47 @@ export async function runFanout(
   });
   context.log(describeStep(warmup));
   steps.push(warmup);
-  let best: StepResult | null = null;
-  let stopReason = `reached --max-steps ${options.maxSteps}`;
-  for (let i = 0; i < options.maxSteps; i += 1) {
-    const eventsPerSec = options.startEventsPerSec * options.stepFactor ** i;
-    const plan: StepPlan = { step: nextStepId(), label: 'step', eventsPerSec, durationMs: options.stepSeconds * 1000 };
+  // The best passing step and the lowest failing rate so far (assigned inside runLoadStep).
+  const ladder: { best: StepResult | null; failedRate: number | null; stopReason: string } = {
+    best: null,
+    failedRate: null,
+    stopReason: `reached --max-steps ${options.maxSteps}`,
+  };
+  const failureOf = (result: StepResult): string =>
+    result.deliveredRatio < 0.99
+      ? `only ${(result.deliveredRatio * 100).toFixed(1)} % delivered within the drain window at ${Math.round(result.offeredEventsPerSec)} ev/s offered`
+      : `p99 ${result.latency.p99Ms.toFixed(0)} ms > ${options.p99LimitMs} ms at ${Math.round(result.offeredEventsPerSec)} ev/s offered`;
+  /** Runs one load step at `eventsPerSec`; true when it passed. */
+  const runLoadStep = async (label: 'step' | 'refine', eventsPerSec: number): Promise<boolean> => {
+    const plan: StepPlan = { step: nextStepId(), label, eventsPerSec, durationMs: options.stepSeconds * 1000 };
     const result = await runUndisturbedStep(context, target, redis, publishersPerWorker, plan, budget, nextStepId);
     context.log(describeStep(result));
     steps.push(result);
     if (result.passed) {
-      best = result;
-      continue;
+      ladder.best = result;
+      return true;
     }
-    stopReason =
-      result.deliveredRatio < 0.99
-        ? `only ${(result.deliveredRatio * 100).toFixed(1)} % delivered within the drain window at ${Math.round(eventsPerSec)} ev/s offered`
-        : `p99 ${result.latency.p99Ms.toFixed(0)} ms > ${options.p99LimitMs} ms at ${Math.round(eventsPerSec)} ev/s offered`;
+    ladder.failedRate = eventsPerSec;
+    ladder.stopReason = failureOf(result);
     await waitForQuiet(context, result.step);
-    break;
+    return false;
+  };
+  for (let i = 0; i < options.maxSteps; i += 1) {
+    if (!(await runLoadStep('step', options.startEventsPerSec * options.stepFactor ** i))) break;
   }
+  // Refinement: the ladder's factor is also the resolution of the best rate (a ratio to the
+  // baseline moves by 1.5x on one step). Each refinement step runs at the geometric middle
+  // of the last passing and the lowest failing rate, after the target has settled.
+  for (let i = 0; i < options.refineSteps; i += 1) {
+    const { best, failedRate } = ladder;
+    if (best === null || failedRate === null) break;
+    const between = Math.sqrt(best.offeredEventsPerSec * failedRate);
+    await settleAfterOverload(context, target);
+    await runLoadStep('refine', between);
+  }
+  const { best, stopReason } = ladder;
   const halfRate = (best?.offeredEventsPerSec ?? options.startEventsPerSec) / 2;
-  // Let the overload settle (queued work, GC, socket buffers) before the latency figure is taken.
-  await sleep(3_000);
-  const settleMs = await waitForIdleTarget(target);
-  if (settleMs > 1_000) context.log(`  (target busy with the overload for ${(settleMs / 1000).toFixed(1)} s more before the half-load step)`);
+  await settleAfterOverload(context, target);
   const halfPlan: StepPlan = { step: nextStepId(), label: 'half-load', eventsPerSec: halfRate, durationMs: options.halfLoadSeconds * 1000 };
   const halfLoad = await runUndisturbedStep(context, target, redis, publishersPerWorker, halfPlan, budget, nextStepId);
   context.log(describeStep(halfLoad));

@@ -31,7 +31,7 @@ function chartPoints(results: BenchResults): ChartPoint[] {
   const points: ChartPoint[] = [];
   for (const target of [results.service, results.baseline]) {
     for (const step of target?.fanout?.steps ?? []) {
-      if (step.label !== 'step' || !Number.isFinite(step.latency.p99Ms)) continue;
+      if ((step.label !== 'step' && step.label !== 'refine') || !Number.isFinite(step.latency.p99Ms)) continue;
       points.push({
         target: target?.kind ?? '',
         offered: Math.round(step.offeredEventsPerSec),

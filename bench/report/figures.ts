@@ -44,7 +44,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
   const bBest = baseline?.fanout?.best?.deliveredEventsPerSec ?? null;
   const throughputRatio = ratioOf(sBest, bBest);
   push({
-    figure: 'Fan-out: delivered events/s at the last step with p99 <= 250 ms',
+    figure: 'Fan-out: delivered events/s at the best step with p99 <= 250 ms',
     unit: 'ev/s',
     service: sBest,
     baseline: bBest,

@@ -6,7 +6,7 @@ import type { Backend, TargetKind } from '../targets';
 /** One load step: a fixed offered rate for a fixed time, then a bounded drain. */
 export interface StepResult {
   step: number;
-  label: 'warmup' | 'step' | 'half-load' | 'matched-load';
+  label: 'warmup' | 'step' | 'refine' | 'half-load' | 'matched-load';
   offeredEventsPerSec: number;
   publishesPerSec: number;
   durationMs: number;
