@@ -5,8 +5,8 @@
  * and after) → P publishers connect with a device → a warm-up step → steps at increasing
  * offered rates until one fails (p99 above the limit, or under 99 % delivered) → refinement
  * steps between the last passing and the first failing rate → a longer step at half the
- * best passing rate → for the baseline, the same step at half the
- * *service's* last passing rate, so the latency ratio compares equal loads.
+ * best passing rate → a second such step, the compared one: for the baseline at half the
+ * *service's* best rate, so the latency ratio compares equal loads with the same history.
  */
 import { sleep, waitUntil } from '../infra/concurrency';
 import { collectGarbage } from '../infra/inspector';
@@ -314,18 +314,18 @@ export async function runFanout(
   const halfLoad = await runUndisturbedStep(context, target, redis, publishersPerWorker, halfPlan, budget, nextStepId);
   context.log(describeStep(halfLoad));
   steps.push(halfLoad);
-  let matchedLoad: StepResult | null = null;
-  if (matchedEventsPerSec !== null) {
-    const matchedPlan: StepPlan = {
-      step: nextStepId(),
-      label: 'matched-load',
-      eventsPerSec: matchedEventsPerSec,
-      durationMs: options.halfLoadSeconds * 1000,
-    };
-    matchedLoad = await runUndisturbedStep(context, target, redis, publishersPerWorker, matchedPlan, budget, nextStepId);
-    context.log(describeStep(matchedLoad));
-    steps.push(matchedLoad);
-  }
+  // The compared latency step, the second 8 s step after the overload on every target (the
+  // same history for both): the baseline's at half the service's best rate, the service's at
+  // half its own again.
+  const matchedPlan: StepPlan = {
+    step: nextStepId(),
+    label: 'matched-load',
+    eventsPerSec: matchedEventsPerSec ?? halfRate,
+    durationMs: options.halfLoadSeconds * 1000,
+  };
+  const matchedLoad = await runUndisturbedStep(context, target, redis, publishersPerWorker, matchedPlan, budget, nextStepId);
+  context.log(describeStep(matchedLoad));
+  steps.push(matchedLoad);
   return {
     subscribers: subscriberCount,
     publishers: publishersPerWorker.reduce((a, b) => a + b, 0),

@@ -1,5 +1,5 @@
 /** Turns both targets' results into issue 6's figures: service, baseline, ratio, target, met. */
-import type { FigureRow, LatenessResult, MemoryResult, RedisCostResult, TargetResults } from './results';
+import type { FigureRow, LatenessResult, MemoryResult, RedisCostResult, StepResult, TargetResults } from './results';
 
 function ratioOf(service: number | null, baseline: number | null): number | null {
   if (service === null || baseline === null || !Number.isFinite(service) || !Number.isFinite(baseline) || baseline === 0) return null;
@@ -55,17 +55,21 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
       .join('; '),
   });
 
-  // Both at half the service's best rate when the service was measured (equal load);
-  // the baseline's latency at half its own best rate stays in the JSON and the note.
-  const sHalf = service?.fanout?.halfLoad ?? null;
+  // Both at half the service's best rate when the service was measured (equal load), each
+  // the second step after the overload (equal history); the first ones stay in the note.
+  const sFirst = service?.fanout?.halfLoad ?? null;
+  const sHalf = service?.fanout?.matchedLoad ?? sFirst;
   const bOwnHalf = baseline?.fanout?.halfLoad ?? null;
   const bHalf = baseline?.fanout?.matchedLoad ?? bOwnHalf;
+  const firstStep = (who: string, step: StepResult | null, compared: StepResult | null): string =>
+    step && step !== compared
+      ? `${who} (${Math.round(step.offeredEventsPerSec)} ev/s): p50 ${step.latency.p50Ms.toFixed(1)} ms, p99 ${step.latency.p99Ms.toFixed(1)} ms`
+      : '';
   const halfNoteText = [
     sHalf ? `service at ${Math.round(sHalf.offeredEventsPerSec)} ev/s (half its best)` : '',
     bHalf ? `baseline at ${Math.round(bHalf.offeredEventsPerSec)} ev/s` : '',
-    bOwnHalf && bOwnHalf !== bHalf
-      ? `baseline at half its own best (${Math.round(bOwnHalf.offeredEventsPerSec)} ev/s): p50 ${bOwnHalf.latency.p50Ms.toFixed(1)} ms, p99 ${bOwnHalf.latency.p99Ms.toFixed(1)} ms`
-      : '',
+    firstStep('service, first step after the overload', sFirst, sHalf),
+    firstStep('baseline at half its own best, first step after the overload', bOwnHalf, bHalf),
   ]
     .filter(Boolean)
     .join('; ');

@@ -43,7 +43,11 @@ export interface FanoutResult {
   best: StepResult | null;
   /** At half of this target's own best rate. */
   halfLoad: StepResult | null;
-  /** At half of the *service's* best rate (baseline only), so both latencies share one load. */
+  /**
+   * The compared latency step, right after halfLoad: at half of the *service's* best rate
+   * (the service: its own again), so both latencies share one load and one history.
+   * Null in results written before it was run for the service too.
+   */
   matchedLoad: StepResult | null;
   stopReason: string;
 }
