@@ -61,26 +61,27 @@ export class Sweeper {
 
   /** The fast path: a keyspace notification said a device's TTL key expired. */
   async expireDevice(userId: string, deviceId: string): Promise<void> {
-    try {
-      const result = await this.store.apply(userId, { kind: 'expire', deviceId });
-      if (result.removedDevices.includes(deviceId)) this.events.emit('expired', 0);
-    } catch {
-      // The sweeper will find the due entry.
-    }
+    // On failure the sweeper will find the due entry.
+    await this.expireOnce(userId, deviceId, () => 0).catch(() => undefined);
   }
 
   /** Runs the expire transition for one entry and moves or drops its index entry. */
   async expire(entry: DueEntry): Promise<boolean> {
     try {
-      const result = await this.store.apply(entry.userId, { kind: 'expire', deviceId: entry.deviceId });
-      const removed = result.removedDevices.includes(entry.deviceId);
-      if (removed) this.events.emit('expired', this.clock.now() - entry.deadline);
+      const { keptUntil, removed } = await this.expireOnce(entry.userId, entry.deviceId, () => this.clock.now() - entry.deadline);
       // Kept by a socket (null) or a later deadline: re-index there; gone: drop the entry.
-      const keptUntil = result.keptUntil;
-      await this.store.rescheduleDue(entry, keptUntil === undefined || keptUntil === null ? null : keptUntil);
+      await this.store.rescheduleDue(entry, keptUntil ?? null);
       return removed;
     } catch {
       return false; // retried on the next pass
     }
+  }
+
+  /** One expire transition; reports a removal (with how late it came) to 'expired' listeners. */
+  private async expireOnce(userId: string, deviceId: string, lateMs: () => number): Promise<{ keptUntil?: number | null; removed: boolean }> {
+    const result = await this.store.apply(userId, { kind: 'expire', deviceId });
+    const removed = result.removedDevices.includes(deviceId);
+    if (removed) this.events.emit('expired', lateMs());
+    return { keptUntil: result.keptUntil, removed };
   }
 }
