@@ -33,6 +33,8 @@ export interface BenchOptions {
   p99LimitMs: number;
   /** A step during which other work used more than this (% of one core) is run again. */
   disturbedOtherPercent: number;
+  /** A step during which the hypervisor stole more than this (% of one core) is run again. */
+  disturbedStealPercent: number;
   expiringDevices: number;
   latenessCapSeconds: number;
   heartbeatSeconds: number;
@@ -65,6 +67,8 @@ const USAGE = `usage: npm run bench -- [options]
   --p99-limit-ms N           a step passes while p99 <= this (default 250)
   --disturbed-other-percent N   rerun a step (at most twice) when other work on the machine
                              used more than N % of a core during it (default 30)
+  --disturbed-steal-percent N   the same when the hypervisor stole more than N % of a core
+                             from this VM during it (default 5)
   --expiring-devices N       devices in the lateness phase (default 2000)
   --lateness-cap-seconds N   how long to wait for EXPIRED after the last deadline (default 15)
   --heartbeat-seconds N      heartbeat throughput window (default 5)
@@ -96,6 +100,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     refineSteps: 2,
     p99LimitMs: 250,
     disturbedOtherPercent: 30,
+    disturbedStealPercent: 5,
     expiringDevices: 2000,
     latenessCapSeconds: 15,
     heartbeatSeconds: 5,
@@ -162,6 +167,9 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
         break;
       case '--p99-limit-ms':
         options.p99LimitMs = positive(flag, value());
+        break;
+      case '--disturbed-steal-percent':
+        options.disturbedStealPercent = positive(flag, value());
         break;
       case '--disturbed-other-percent':
         options.disturbedOtherPercent = positive(flag, value());

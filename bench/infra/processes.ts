@@ -145,14 +145,23 @@ export async function sampleRssKiB(owner: ManagedProcess, samples = 5, gapMs = 2
  * /proc/stat. Compared with the bench's own processes it shows how much other work shared
  * the machine during a step: on a shared 2-core box that is the main source of noise.
  */
-export function machineBusyMs(): number {
+function machineTicks(): number[] {
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return ((total - idle) * 1000) / CLOCK_TICKS_PER_SECOND;
+    return line.trim().split(/\s+/).slice(1).map(Number);
   } catch {
-    return 0;
+    return [];
   }
+}
+
+export function machineBusyMs(): number {
+  const ticks = machineTicks();
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return ((total - idle) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU time the hypervisor gave to other guests while this VM wanted to run (`steal` in /proc/stat). */
+export function machineStealMs(): number {
+  return ((machineTicks()[7] ?? 0) * 1000) / CLOCK_TICKS_PER_SECOND;
 }

@@ -56,7 +56,8 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
   });
 
   // Both at half the service's best rate when the service was measured (equal load), each
-  // the second step after the overload (equal history); the first ones stay in the note.
+  // the median of the steps that follow the first one after the overload (equal history);
+  // the repeats and the first ones are in the note.
   const sFirst = service?.fanout?.halfLoad ?? null;
   const sHalf = service?.fanout?.matchedLoad ?? sFirst;
   const bOwnHalf = baseline?.fanout?.halfLoad ?? null;
@@ -65,9 +66,13 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     step && step !== compared
       ? `${who} (${Math.round(step.offeredEventsPerSec)} ev/s): p50 ${step.latency.p50Ms.toFixed(1)} ms, p99 ${step.latency.p99Ms.toFixed(1)} ms`
       : '';
+  const repeats = (who: string, steps: StepResult[] | undefined): string =>
+    steps && steps.length > 1 ? `${who} p99 in the ${steps.length} compared steps ${steps.map((st) => st.latency.p99Ms.toFixed(1)).join(' / ')} ms (median shown)` : '';
   const halfNoteText = [
     sHalf ? `service at ${Math.round(sHalf.offeredEventsPerSec)} ev/s (half its best)` : '',
     bHalf ? `baseline at ${Math.round(bHalf.offeredEventsPerSec)} ev/s` : '',
+    repeats('service', service?.fanout?.matchedLoads),
+    repeats('baseline', baseline?.fanout?.matchedLoads),
     firstStep('service, first step after the overload', sFirst, sHalf),
     firstStep('baseline at half its own best, first step after the overload', bOwnHalf, bHalf),
   ]

@@ -25,6 +25,8 @@ export interface StepResult {
   redisCpuPercent: number;
   /** Everything else on the machine (other users' work, the orchestrator), in % of one core. */
   otherCpuPercent: number;
+  /** CPU the hypervisor stole from this VM during the step (% of one core; part of otherCpuPercent). */
+  stealPercent?: number;
   maxSendLagMs: number;
   mutationErrors: number;
   unexpectedCloses: number;
@@ -44,11 +46,13 @@ export interface FanoutResult {
   /** At half of this target's own best rate. */
   halfLoad: StepResult | null;
   /**
-   * The compared latency step, right after halfLoad: at half of the *service's* best rate
-   * (the service: its own again), so both latencies share one load and one history.
-   * Null in results written before it was run for the service too.
+   * The compared latency step: of the steps run right after halfLoad at half of the
+   * *service's* best rate (the service: its own again), the one with the median p99. Both
+   * targets so share one load and one history. Null when not measured.
    */
   matchedLoad: StepResult | null;
+  /** All the compared steps, in order (absent in results written before they were repeated). */
+  matchedLoads?: StepResult[];
   stopReason: string;
 }
 
