@@ -154,7 +154,7 @@ async function runOneStep(
 const MATCHED_REPEATS = 3;
 
 /** Reruns allowed per target when other work disturbs a step (bounds the run time). */
-const RERUN_BUDGET = 8;
+const RERUN_BUDGET = 6;
 const RERUNS_PER_STEP = 2;
 
 /**
@@ -192,10 +192,10 @@ async function runUndisturbedStep(
   return result;
 }
 
-/** Waits (at most 20 s) for a second in which the hypervisor stole at most `limitPercent` of a core. */
+/** Waits (at most 10 s) for a second in which the hypervisor stole at most `limitPercent` of a core. */
 async function waitForCalmHost(limitPercent: number): Promise<void> {
   const started = Date.now();
-  while (Date.now() - started < 20_000) {
+  while (Date.now() - started < 10_000) {
     const before = machineStealMs();
     await sleep(1_000);
     if (((machineStealMs() - before) / 1_000) * 100 <= limitPercent) return;
