@@ -176,7 +176,7 @@ async function runUndisturbedStep(
   let result = await runOneStep(context, target, redis, publishersPerWorker, plan);
   const disturbance = (r: StepResult): string | null => {
     if (r.otherCpuPercent > context.options.disturbedOtherPercent) return `other work ${r.otherCpuPercent.toFixed(0)} % of a core`;
-    if ((r.stealPercent ?? 0) > context.options.disturbedStealPercent) return `the hypervisor stole ${(r.stealPercent ?? 0).toFixed(0)} % of a core`;
+    if (r.stealPercent > context.options.disturbedStealPercent) return `the hypervisor stole ${r.stealPercent.toFixed(0)} % of a core`;
     return null;
   };
   for (let why = disturbance(result); why !== null && attempt <= RERUNS_PER_STEP && budget.reruns < RERUN_BUDGET; why = disturbance(result)) {
@@ -251,7 +251,7 @@ function describeStep(result: StepResult): string {
     ` cpu target ${result.targetCpuPercent.toFixed(0)} % clients ${result.clientCpuPercent.toFixed(0)} %` +
     (result.redisCpuPercent > 0.5 ? ` redis ${result.redisCpuPercent.toFixed(0)} %` : '') +
     (result.otherCpuPercent > 10 ? ` OTHER ${result.otherCpuPercent.toFixed(0)} %` : '') +
-    ((result.stealPercent ?? 0) > 2 ? ` steal ${(result.stealPercent ?? 0).toFixed(0)} %` : '') +
+    (result.stealPercent > 2 ? ` steal ${result.stealPercent.toFixed(0)} %` : '') +
     (result.maxSendLagMs > 100 ? ` send lag ${result.maxSendLagMs.toFixed(0)} ms` : '') +
     (result.mutationErrors > 0 ? ` mutation errors ${result.mutationErrors}` : '') +
     (result.passed ? '' : '  FAIL')
@@ -350,7 +350,7 @@ export async function runFanout(
     steps.push(matched);
     matchedLoads.push(matched);
   }
-  const matchedLoad = [...matchedLoads].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(MATCHED_REPEATS / 2)] ?? null;
+  const matchedLoad = [...matchedLoads].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(MATCHED_REPEATS / 2)] as StepResult;
   return {
     subscribers: subscriberCount,
     publishers: publishersPerWorker.reduce((a, b) => a + b, 0),

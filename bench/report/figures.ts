@@ -59,15 +59,15 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
   // the median of the steps that follow the first one after the overload (equal history);
   // the repeats and the first ones are in the note.
   const sFirst = service?.fanout?.halfLoad ?? null;
-  const sHalf = service?.fanout?.matchedLoad ?? sFirst;
+  const sHalf = service?.fanout?.matchedLoad ?? null;
   const bOwnHalf = baseline?.fanout?.halfLoad ?? null;
-  const bHalf = baseline?.fanout?.matchedLoad ?? bOwnHalf;
+  const bHalf = baseline?.fanout?.matchedLoad ?? null;
   const firstStep = (who: string, step: StepResult | null, compared: StepResult | null): string =>
     step && step !== compared
       ? `${who} (${Math.round(step.offeredEventsPerSec)} ev/s): p50 ${step.latency.p50Ms.toFixed(1)} ms, p99 ${step.latency.p99Ms.toFixed(1)} ms`
       : '';
   const repeats = (who: string, steps: StepResult[] | undefined): string =>
-    steps && steps.length > 1 ? `${who} p99 in the ${steps.length} compared steps ${steps.map((st) => st.latency.p99Ms.toFixed(1)).join(' / ')} ms (median shown)` : '';
+    steps !== undefined && steps.length > 1 ? `${who} p99 in the ${steps.length} compared steps ${steps.map((st) => st.latency.p99Ms.toFixed(1)).join(' / ')} ms (median shown)` : '';
   const halfNoteText = [
     sHalf ? `service at ${Math.round(sHalf.offeredEventsPerSec)} ev/s (half its best)` : '',
     bHalf ? `baseline at ${Math.round(bHalf.offeredEventsPerSec)} ev/s` : '',

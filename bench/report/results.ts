@@ -26,7 +26,7 @@ export interface StepResult {
   /** Everything else on the machine (other users' work, the orchestrator), in % of one core. */
   otherCpuPercent: number;
   /** CPU the hypervisor stole from this VM during the step (% of one core; part of otherCpuPercent). */
-  stealPercent?: number;
+  stealPercent: number;
   maxSendLagMs: number;
   mutationErrors: number;
   unexpectedCloses: number;
@@ -48,11 +48,11 @@ export interface FanoutResult {
   /**
    * The compared latency step: of the steps run right after halfLoad at half of the
    * *service's* best rate (the service: its own again), the one with the median p99. Both
-   * targets so share one load and one history. Null when not measured.
+   * targets so share one load and one history.
    */
-  matchedLoad: StepResult | null;
-  /** All the compared steps, in order (absent in results written before they were repeated). */
-  matchedLoads?: StepResult[];
+  matchedLoad: StepResult;
+  /** All the compared steps, in order. */
+  matchedLoads: StepResult[];
   stopReason: string;
 }
 
