@@ -299,12 +299,17 @@ export async function runFanout(
     result.deliveredRatio < 0.99
       ? `only ${(result.deliveredRatio * 100).toFixed(1)} % delivered within the drain window at ${Math.round(result.offeredEventsPerSec)} ev/s offered`
       : `p99 ${result.latency.p99Ms.toFixed(0)} ms > ${options.p99LimitMs} ms at ${Math.round(result.offeredEventsPerSec)} ev/s offered`;
-  /** Runs one load step at `eventsPerSec`; true when it passed. */
-  const runLoadStep = async (label: 'step' | 'refine', eventsPerSec: number): Promise<boolean> => {
-    const plan: StepPlan = { step: nextStepId(), label, eventsPerSec, durationMs: options.stepSeconds * 1000 };
+  /** Runs one step (rerun while disturbed), logs it and keeps it in `steps`. */
+  const runLoggedStep = async (label: StepPlan['label'], eventsPerSec: number, durationMs: number): Promise<StepResult> => {
+    const plan: StepPlan = { step: nextStepId(), label, eventsPerSec, durationMs };
     const result = await runUndisturbedStep(context, target, redis, publishersPerWorker, plan, budget, nextStepId);
     context.log(describeStep(result));
     steps.push(result);
+    return result;
+  };
+  /** Runs one load step at `eventsPerSec`; true when it passed. */
+  const runLoadStep = async (label: 'step' | 'refine', eventsPerSec: number): Promise<boolean> => {
+    const result = await runLoggedStep(label, eventsPerSec, options.stepSeconds * 1000);
     if (result.passed) {
       ladder.best = result;
       return true;
@@ -330,25 +335,13 @@ export async function runFanout(
   const { best, stopReason } = ladder;
   const halfRate = (best?.offeredEventsPerSec ?? options.startEventsPerSec) / 2;
   await settleAfterOverload(context, target);
-  const halfPlan: StepPlan = { step: nextStepId(), label: 'half-load', eventsPerSec: halfRate, durationMs: options.halfLoadSeconds * 1000 };
-  const halfLoad = await runUndisturbedStep(context, target, redis, publishersPerWorker, halfPlan, budget, nextStepId);
-  context.log(describeStep(halfLoad));
-  steps.push(halfLoad);
+  const halfLoad = await runLoggedStep('half-load', halfRate, options.halfLoadSeconds * 1000);
   // The compared latency steps follow it on every target (the same history for both): the
   // baseline's at half the service's best rate, the service's at half its own again. A few
   // stalls of a shared VM decide a p99, so the figure is the median of three such steps.
   const matchedLoads: StepResult[] = [];
   for (let i = 0; i < MATCHED_REPEATS; i += 1) {
-    const matchedPlan: StepPlan = {
-      step: nextStepId(),
-      label: 'matched-load',
-      eventsPerSec: matchedEventsPerSec ?? halfRate,
-      durationMs: options.halfLoadSeconds * 1000,
-    };
-    const matched = await runUndisturbedStep(context, target, redis, publishersPerWorker, matchedPlan, budget, nextStepId);
-    context.log(describeStep(matched));
-    steps.push(matched);
-    matchedLoads.push(matched);
+    matchedLoads.push(await runLoggedStep('matched-load', matchedEventsPerSec ?? halfRate, options.halfLoadSeconds * 1000));
   }
   const matchedLoad = [...matchedLoads].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(MATCHED_REPEATS / 2)] as StepResult;
   return {
