@@ -40,6 +40,8 @@ export interface BenchOptions {
   heartbeatSeconds: number;
   heartbeatConcurrency: number;
   profile: boolean;
+  /** Write heap snapshots of each target after the first quarter and after all subscribers connect. */
+  heapSnapshots: boolean;
   /** Extra `node` flags for the service process only (e.g. `--trace-gc`); the defaults are `npm start`'s flags. */
   serviceNodeArgs: string[];
   build: boolean;
@@ -73,6 +75,9 @@ const USAGE = `usage: npm run bench -- [options]
   --lateness-cap-seconds N   how long to wait for EXPIRED after the last deadline (default 15)
   --heartbeat-seconds N      heartbeat throughput window (default 5)
   --profile                  run the targets with node --cpu-prof and summarize
+  --heap-snapshots           write idle-quarter.heapsnapshot and idle-all.heapsnapshot per target
+                             (compare them with bench/tools/heap-diff.ts; the snapshots themselves
+                             grow RSS, so the RSS figure of such a run is not comparable)
   --service-node-args "..."  extra node flags for the service process (e.g. "--trace-gc")
   --no-build                 do not run "npm run build" first
   --out DIR                  results directory (default bench/results)`;
@@ -106,6 +111,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     heartbeatSeconds: 5,
     heartbeatConcurrency: 32,
     profile: false,
+    heapSnapshots: false,
     serviceNodeArgs: startScriptNodeFlags(),
     build: true,
     outDir: defaultOutDir,
@@ -185,6 +191,9 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
         break;
       case '--profile':
         options.profile = true;
+        break;
+      case '--heap-snapshots':
+        options.heapSnapshots = true;
         break;
       case '--service-node-args':
         options.serviceNodeArgs = [...options.serviceNodeArgs, ...(value() ?? '').split(' ').filter(Boolean)];

@@ -104,8 +104,9 @@ async function measureMainPhases(
       if (wantsSockets) {
         log(`${kind}: connecting ${total} subscribers…`);
         try {
-          result.memory = await measureIdleMemory(context, target, population.subscribers);
-          log(`${kind}: ${result.memory.ready} ready in ${result.memory.connectSeconds.toFixed(1)} s, ${result.memory.perSubscriberKiB.toFixed(1)} KiB RSS per idle subscriber (last 3/4; over all: ${result.memory.wholeRunPerSubscriberKiB.toFixed(1)})`);
+          const heapDir = options.heapSnapshots ? path.join(options.outDir, 'profiles', runId, kind) : undefined;
+          result.memory = await measureIdleMemory(context, target, population.subscribers, heapDir);
+          log(`${kind}: ${result.memory.ready} ready in ${result.memory.connectSeconds.toFixed(1)} s, ${result.memory.perSubscriberKiB.toFixed(1)} KiB RSS per idle subscriber (fitted over the last 3/4; two samples: ${result.memory.twoPointPerSubscriberKiB.toFixed(1)}; over all: ${result.memory.wholeRunPerSubscriberKiB.toFixed(1)}), V8 heap ${result.memory.heapPerSubscriberKiB.toFixed(1)} KiB`);
         } catch (error) {
           record('memory', error);
         }

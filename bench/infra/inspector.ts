@@ -1,8 +1,10 @@
 /**
- * A full garbage collection in another Node process, through its inspector (the target is
- * started with `--inspect=127.0.0.1:<port>`). Taking RSS after a full GC on both sides turns
- * the idle-memory figure from "whatever the heap happened to hold" into retained memory.
+ * Another Node process's heap, through its inspector (the target is started with
+ * `--inspect=127.0.0.1:<port>`): a full garbage collection, so that RSS taken after it on
+ * both sides is retained memory rather than whatever the heap happened to hold, and heap
+ * snapshots (`--heap-snapshots`) for finding out what that memory is.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import WebSocket from 'ws';
 
@@ -27,38 +29,108 @@ function inspectorSocketUrl(port: number): Promise<string> {
   });
 }
 
+/** One Chrome DevTools Protocol session: numbered calls and their replies, and event listeners. */
+class InspectorSession {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
+  private readonly listeners = new Map<string, (params: unknown) => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data: WebSocket.RawData) => {
+      const message = JSON.parse(data.toString()) as { id?: number; method?: string; params?: unknown; result?: unknown; error?: { message?: string } };
+      if (message.method !== undefined) {
+        this.listeners.get(message.method)?.(message.params);
+        return;
+      }
+      const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
+      if (waiter === undefined || message.id === undefined) return;
+      this.pending.delete(message.id);
+      if (message.error) waiter.reject(new Error(message.error.message ?? 'inspector error'));
+      else waiter.resolve(message.result);
+    });
+    socket.on('close', () => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error('inspector closed'));
+      this.pending.clear();
+    });
+  }
+
+  static async open(port: number): Promise<InspectorSession> {
+    const socket = new WebSocket(await inspectorSocketUrl(port), { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    return new InspectorSession(socket);
+  }
+
+  call(method: string, params: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${method} timed out`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (result) => (clearTimeout(timer), resolve(result)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+      this.socket.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  on(event: string, listener: (params: unknown) => void): void {
+    this.listeners.set(event, listener);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+async function withInspector<T>(port: number, use: (session: InspectorSession) => Promise<T>): Promise<T> {
+  const session = await InspectorSession.open(port);
+  try {
+    return await use(session);
+  } finally {
+    session.close();
+  }
+}
+
 /**
  * Runs `HeapProfiler.collectGarbage` `times` times in the process whose inspector listens on
  * `port`, then detaches. Resolves false (and the caller measures without it) on any failure.
  */
 export async function collectGarbage(port: number, times = 2): Promise<boolean> {
-  let socket: WebSocket | undefined;
   try {
-    const url = await inspectorSocketUrl(port);
-    const opened = new WebSocket(url, { perMessageDeflate: false });
-    socket = opened;
-    await new Promise<void>((resolve, reject) => {
-      opened.once('open', () => resolve());
-      opened.once('error', reject);
+    await withInspector(port, async (session) => {
+      for (let i = 0; i < times; i += 1) await session.call('HeapProfiler.collectGarbage');
     });
-    for (let id = 1; id <= times; id += 1) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('collectGarbage timed out')), 30_000);
-        const onMessage = (data: WebSocket.RawData): void => {
-          const reply = JSON.parse(data.toString()) as { id?: unknown };
-          if (reply.id !== id) return;
-          clearTimeout(timer);
-          opened.off('message', onMessage);
-          resolve();
-        };
-        opened.on('message', onMessage);
-        opened.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
-      });
-    }
     return true;
   } catch {
     return false;
-  } finally {
-    socket?.close();
   }
+}
+
+/** Writes a heap snapshot (`.heapsnapshot`, for DevTools or `npm run heap-diff`) of the process to `file`. */
+export async function writeHeapSnapshot(port: number, file: string): Promise<void> {
+  const out = fs.createWriteStream(file);
+  try {
+    await withInspector(port, async (session) => {
+      session.on('HeapProfiler.addHeapSnapshotChunk', (params) => out.write((params as { chunk: string }).chunk));
+      await session.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, 300_000);
+    });
+  } finally {
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+}
+
+/** `process.memoryUsage()` of the process, through its inspector. */
+export async function memoryUsage(port: number): Promise<NodeJS.MemoryUsage> {
+  return withInspector(port, async (session) => {
+    const reply = (await session.call('Runtime.evaluate', { expression: 'process.memoryUsage()', returnByValue: true })) as {
+      result?: { value?: NodeJS.MemoryUsage };
+    };
+    if (reply.result?.value === undefined) throw new Error('process.memoryUsage() gave no value');
+    return reply.result.value;
+  });
 }

@@ -1,37 +1,65 @@
 /**
  * Idle memory per subscriber, then stepped fan-out load.
  *
- * Order of events for one target: S subscribers connect and subscribe (RSS sampled before
- * and after) → P publishers connect with a device → a warm-up step → steps at increasing
+ * Order of events for one target: S subscribers connect and subscribe, a quarter at a time
+ * (RSS and V8 heap sampled before and after each quarter) → P publishers connect with a device → a warm-up step → steps at increasing
  * offered rates until one fails (p99 above the limit, or under 99 % delivered) → refinement
  * steps between the last passing and the first failing rate → a longer step at half the
  * best passing rate → three more, the compared ones: for the baseline at half the
  * *service's* best rate, so the latency ratio compares equal loads with the same history.
  */
 import { sleep, waitUntil } from '../infra/concurrency';
-import { collectGarbage } from '../infra/inspector';
+import fs from 'node:fs';
+import path from 'node:path';
+import { linearRegression } from 'simple-statistics';
+import { collectGarbage, memoryUsage, writeHeapSnapshot } from '../infra/inspector';
 import { machineBusyMs, machineStealMs, sampleRssKiB, type ManagedProcess } from '../infra/processes';
 import { LatencyHistogram } from '../load/histogram';
 import { preciseNowMs } from '../load/wire';
 import { CONTACTS_PER_USER } from '../population';
-import type { FanoutResult, MemoryResult, StepResult } from '../report/results';
+import type { FanoutResult, IdleMemoryPoint, MemoryResult, StepResult } from '../report/results';
 import type { RunningTarget } from '../targets';
 import type { BenchUser } from '../load/protocol';
 import { clientCpuMs, connectPublishersEverywhere, connectSubscribersEverywhere, type PhaseContext } from './context';
 
+/** Idle-memory samples after the first quarter and after each later quarter of S connects. */
+const MEASURED_BATCHES = 3;
+
+/** The slope (per subscriber) of a least-squares line through (ready subscribers, KiB). */
+function slopePerSubscriber(points: IdleMemoryPoint[], kiB: (point: IdleMemoryPoint) => number): number {
+  if (points.length < 2) return Number.NaN;
+  return linearRegression(points.map((point) => [point.ready, kiB(point)])).m;
+}
+
 /**
  * Connects every subscriber (each expecting 20 INITIAL events), a quarter first and then the
- * rest, and reports the RSS growth of the target per ready subscriber of the rest: the
- * marginal cost of one more idle subscriber. The first quarter also pays one-off growth (V8
- * sizing its heap for the connect burst, code compiled on first use), which moves by several
- * MiB between identical runs; the whole-run figure is kept too. The subscribers stay
- * connected for the fan-out steps.
+ * rest a quarter at a time, and reports the RSS growth of the target per ready subscriber
+ * after the first quarter: the marginal cost of one more idle subscriber, as the slope of a
+ * least-squares line through the four samples (after the first quarter and each later one).
+ * The first quarter also pays one-off growth (V8 sizing its heap for the connect burst, code
+ * compiled on first use), which moves by several MiB between identical runs; the whole-run
+ * figure is kept too. One sample's RSS can be off by a MiB or two (where malloc and V8 happen
+ * to have grown); a slope over four samples moves less than a two-sample difference. The V8
+ * heap in use is fitted the same way, as a figure without the allocators' slack. The
+ * subscribers stay connected for the fan-out steps. With `heapDir`, a heap snapshot follows
+ * the first and the last sample (idle-quarter, idle-all).
  */
-export async function measureIdleMemory(context: PhaseContext, target: RunningTarget, subscribers: BenchUser[]): Promise<MemoryResult> {
-  const settledRssKiB = async (): Promise<{ rssKiB: number; collected: boolean }> => {
+export async function measureIdleMemory(context: PhaseContext, target: RunningTarget, subscribers: BenchUser[], heapDir?: string): Promise<MemoryResult> {
+  const settled = async (ready: number, snapshotName?: string): Promise<IdleMemoryPoint & { collected: boolean }> => {
     await sleep(1_000);
     const collected = await collectGarbage(target.inspectPort);
-    return { rssKiB: await sampleRssKiB(target.process), collected };
+    const rssKiB = await sampleRssKiB(target.process);
+    const heapUsedKiB = await memoryUsage(target.inspectPort).then(
+      (usage) => usage.heapUsed / 1024,
+      () => Number.NaN,
+    );
+    if (heapDir !== undefined && snapshotName !== undefined) {
+      fs.mkdirSync(heapDir, { recursive: true });
+      const file = path.join(heapDir, `${snapshotName}.heapsnapshot`);
+      await writeHeapSnapshot(target.inspectPort, file);
+      context.log(`  heap snapshot: ${file}`);
+    }
+    return { ready, rssKiB, heapUsedKiB, collected };
   };
   const connect = async (users: BenchUser[]) => {
     const connected = await connectSubscribersEverywhere(
@@ -50,22 +78,34 @@ export async function measureIdleMemory(context: PhaseContext, target: RunningTa
   };
   // The first quarter absorbs the one-off growth; the other three quarters are measured.
   const quarter = Math.ceil(subscribers.length / 4);
-  const before = await settledRssKiB();
+  const before = await settled(0);
   const first = await connect(subscribers.slice(0, quarter));
-  const middle = await settledRssKiB();
-  const second = await connect(subscribers.slice(quarter));
-  const after = await settledRssKiB();
-  const ready = first.ready + second.ready;
+  let ready = first.ready;
+  let connectMs = first.elapsedMs;
+  const samples = [await settled(ready, 'idle-quarter')];
+  const batch = Math.ceil((subscribers.length - quarter) / MEASURED_BATCHES);
+  for (let from = quarter; from < subscribers.length; from += batch) {
+    const connected = await connect(subscribers.slice(from, from + batch));
+    ready += connected.ready;
+    connectMs += connected.elapsedMs;
+    samples.push(await settled(ready, from + batch >= subscribers.length ? 'idle-all' : undefined));
+  }
+  const middle = samples[0] as IdleMemoryPoint;
+  const after = samples[samples.length - 1] as IdleMemoryPoint;
+  const points = samples.map(({ ready: r, rssKiB, heapUsedKiB }) => ({ ready: r, rssKiB, heapUsedKiB }));
   return {
     subscribers: subscribers.length,
     ready,
     rssBeforeKiB: before.rssKiB,
     rssMiddleKiB: middle.rssKiB,
     rssAfterKiB: after.rssKiB,
-    perSubscriberKiB: (after.rssKiB - middle.rssKiB) / Math.max(1, second.ready),
+    points,
+    perSubscriberKiB: slopePerSubscriber(points, (point) => point.rssKiB),
+    twoPointPerSubscriberKiB: (after.rssKiB - middle.rssKiB) / Math.max(1, ready - middle.ready),
+    heapPerSubscriberKiB: slopePerSubscriber(points, (point) => point.heapUsedKiB),
     wholeRunPerSubscriberKiB: (after.rssKiB - before.rssKiB) / Math.max(1, ready),
-    connectSeconds: (first.elapsedMs + second.elapsedMs) / 1000,
-    afterFullGc: before.collected && middle.collected && after.collected,
+    connectSeconds: connectMs / 1000,
+    afterFullGc: before.collected && samples.every((sample) => sample.collected),
   };
 }
 

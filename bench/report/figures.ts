@@ -21,6 +21,19 @@ function missedNote(service: LatenessResult | undefined, baseline: LatenessResul
   return parts.join('; ');
 }
 
+/** The V8 heap figure and the two-sample RSS figure beside the fitted one. */
+function heapNote(service: MemoryResult | null | undefined, baseline: MemoryResult | null | undefined): string {
+  const pair = (label: string, s: number | null, b: number | null): string => {
+    const ratio = ratioOf(s, b);
+    return `${label}: service ${s?.toFixed(1) ?? 'n/a'} KiB, baseline ${b?.toFixed(1) ?? 'n/a'} KiB${ratio === null ? '' : `, ${ratio.toFixed(2)}x`}`;
+  };
+  if (!service && !baseline) return '';
+  return [
+    pair('V8 heap in use per subscriber (fitted)', finite(service?.heapPerSubscriberKiB), finite(baseline?.heapPerSubscriberKiB)),
+    pair('RSS from the first and last sample only', finite(service?.twoPointPerSubscriberKiB), finite(baseline?.twoPointPerSubscriberKiB)),
+  ].join('; ');
+}
+
 /** The whole-run figure (all S, one-off growth included) beside the marginal one. */
 function wholeRunNote(service: MemoryResult | null | undefined, baseline: MemoryResult | null | undefined): string {
   const s = finite(service?.wholeRunPerSubscriberKiB);
@@ -102,7 +115,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
   const bMem = finite(baseline?.memory?.perSubscriberKiB);
   const memRatio = ratioOf(sMem, bMem);
   push({
-    figure: 'RSS per idle subscriber (connection + presenceChanged; marginal, last 3/4 of S)',
+    figure: 'RSS per idle subscriber (connection + presenceChanged; marginal, fitted over the last 3/4 of S)',
     unit: 'KiB',
     service: sMem,
     baseline: bMem,
@@ -112,6 +125,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
       service?.memory ? `service ${service.memory.ready}/${service.memory.subscribers} subscribers ready` : '',
       baseline?.memory ? `baseline ${baseline.memory.ready}/${baseline.memory.subscribers} ready` : '',
       wholeRunNote(service?.memory, baseline?.memory),
+      heapNote(service?.memory, baseline?.memory),
     ]
       .filter(Boolean)
       .join(', '),

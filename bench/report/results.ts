@@ -57,14 +57,30 @@ export interface FanoutResult {
 }
 
 /** Idle memory: RSS before, after the first quarter and after all S subscribers connected and subscribed. */
+/** One idle-memory sample, after a full GC. */
+export interface IdleMemoryPoint {
+  /** Subscribers ready so far. */
+  ready: number;
+  rssKiB: number;
+  /** V8 heap in use (process.memoryUsage().heapUsed); NaN when the inspector did not answer. */
+  heapUsedKiB: number;
+}
+
 export interface MemoryResult {
   subscribers: number;
   ready: number;
   rssBeforeKiB: number;
+  /** After the first quarter. */
   rssMiddleKiB: number;
   rssAfterKiB: number;
-  /** Marginal: RSS growth over the last three quarters ÷ their ready subscribers. */
+  /** After the first quarter, then after each later quarter. */
+  points: IdleMemoryPoint[];
+  /** Marginal: slope of a least-squares line through `points` (RSS against ready subscribers). */
   perSubscriberKiB: number;
+  /** The same from the first and last point only (how the figure was taken before the fit). */
+  twoPointPerSubscriberKiB: number;
+  /** Marginal V8 heap in use per subscriber, fitted like perSubscriberKiB. */
+  heapPerSubscriberKiB: number;
   /** RSS growth over all S ÷ ready subscribers, one-off growth included. */
   wholeRunPerSubscriberKiB: number;
   connectSeconds: number;
