@@ -41,11 +41,19 @@ function mapIterator<T, U>(source: AsyncIterator<T>, map: (value: T) => U | Prom
 
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 1;
+/** Keys by their text: the many subscriptions of one operation keep one string, not one each. */
+const knownKeys = new Map<string, string>();
+const MAX_KNOWN_KEYS = 1_000;
 
 function operationKey(args: ExecutionArgs): string {
   let id = documentIds.get(args.document);
   if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
-  return `${id}|${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`;
+  const key = `${id}|${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`;
+  const known = knownKeys.get(key);
+  if (known !== undefined) return known;
+  if (knownKeys.size >= MAX_KNOWN_KEYS) knownKeys.clear();
+  knownKeys.set(key, key);
+  return key;
 }
 
 /**
