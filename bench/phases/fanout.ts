@@ -49,17 +49,14 @@ export async function measureIdleMemory(context: PhaseContext, target: RunningTa
     await sleep(1_000);
     const collected = await collectGarbage(target.inspectPort);
     const rssKiB = await sampleRssKiB(target.process);
-    const heapUsedKiB = await memoryUsage(target.inspectPort).then(
-      (usage) => usage.heapUsed / 1024,
-      () => Number.NaN,
-    );
+    const { heapUsed, heapTotal } = await memoryUsage(target.inspectPort).catch(() => ({ heapUsed: Number.NaN, heapTotal: Number.NaN }));
     if (heapDir !== undefined && snapshotName !== undefined) {
       fs.mkdirSync(heapDir, { recursive: true });
       const file = path.join(heapDir, `${snapshotName}.heapsnapshot`);
       await writeHeapSnapshot(target.inspectPort, file);
       context.log(`  heap snapshot: ${file}`);
     }
-    return { ready, rssKiB, heapUsedKiB, collected };
+    return { ready, rssKiB, heapUsedKiB: heapUsed / 1024, heapTotalKiB: heapTotal / 1024, collected };
   };
   const connect = async (users: BenchUser[]) => {
     const connected = await connectSubscribersEverywhere(
@@ -92,7 +89,7 @@ export async function measureIdleMemory(context: PhaseContext, target: RunningTa
   }
   const middle = samples[0] as IdleMemoryPoint;
   const after = samples[samples.length - 1] as IdleMemoryPoint;
-  const points = samples.map(({ ready: r, rssKiB, heapUsedKiB }) => ({ ready: r, rssKiB, heapUsedKiB }));
+  const points = samples.map(({ ready: r, rssKiB, heapUsedKiB, heapTotalKiB }) => ({ ready: r, rssKiB, heapUsedKiB, heapTotalKiB }));
   return {
     subscribers: subscribers.length,
     ready,

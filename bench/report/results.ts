@@ -64,6 +64,8 @@ export interface IdleMemoryPoint {
   rssKiB: number;
   /** V8 heap in use (process.memoryUsage().heapUsed); NaN when the inspector did not answer. */
   heapUsedKiB: number;
+  /** V8 heap committed (heapTotal): in use plus what V8 keeps for growth. */
+  heapTotalKiB: number;
 }
 
 export interface MemoryResult {
