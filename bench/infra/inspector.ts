@@ -134,3 +134,16 @@ export async function memoryUsage(port: number): Promise<NodeJS.MemoryUsage> {
     return reply.result.value;
   });
 }
+
+/**
+ * A sampling heap profile of `ms` (`HeapProfiler.SamplingHeapProfile.head`) keeping samples
+ * of objects that only a full GC collected, as well as those still alive.
+ */
+export async function sampleHeapAllocations(port: number, ms: number): Promise<unknown> {
+  return withInspector(port, async (session) => {
+    await session.call('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true });
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const reply = (await session.call('HeapProfiler.stopSampling', {}, 120_000)) as { profile: { head: unknown } };
+    return reply.profile.head;
+  });
+}

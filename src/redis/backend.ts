@@ -77,9 +77,9 @@ async function enableExpiryEvents(redis: Redis, logger: Logger): Promise<void> {
 
 export async function createRedisBackend(config: Config, clock: Clock, logger: Logger, metrics: Metrics): Promise<RedisBackend> {
   const url = config.redisUrl as string;
-  // Auto-pipelining: the rate-limit check and the read issued in one tick share one write,
-  // so a heartbeat is two round trips.
-  const client = new Redis(url, { ...redisOptions(), enableAutoPipelining: true });
+  // No auto-pipelining: it builds a Pipeline object per batch, which cost more than the
+  // writes it saves. The store corks the socket where commands must share a write (inOneWrite).
+  const client = new Redis(url, redisOptions());
   const subscriber = new Redis(url, redisOptions());
   const keyspace = new Redis(url, redisOptions());
   for (const [name, conn] of [
