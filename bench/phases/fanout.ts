@@ -2,16 +2,17 @@
  * Idle memory per subscriber, then stepped fan-out load.
  *
  * Order of events for one target: S subscribers connect and subscribe, a quarter at a time
- * (RSS and V8 heap sampled before and after each quarter) → P publishers connect with a device → a warm-up step → steps at increasing
- * offered rates until one fails (p99 above the limit, or under 99 % delivered) → refinement
- * steps between the last passing and the first failing rate → a longer step at half the
- * best passing rate → three more, the compared ones: for the baseline at half the
- * *service's* best rate, so the latency ratio compares equal loads with the same history.
+ * (RSS and V8 heap sampled before and after each quarter) → P publishers connect with a
+ * device → a warm-up step → steps at increasing offered rates until one fails (p99 above the
+ * limit, or under 99 % delivered) → refinement steps between the last passing and the first
+ * failing rate → a longer step at half the best passing rate → three more, the compared ones:
+ * for the baseline at half the *service's* best rate, so the latency ratio compares equal
+ * loads with the same history.
  */
-import { sleep, waitUntil } from '../infra/concurrency';
 import fs from 'node:fs';
 import path from 'node:path';
 import { linearRegression } from 'simple-statistics';
+import { sleep, waitUntil } from '../infra/concurrency';
 import { collectGarbage, memoryUsage, writeHeapSnapshot } from '../infra/inspector';
 import { machineBusyMs, machineStealMs, sampleRssKiB, type ManagedProcess } from '../infra/processes';
 import { LatencyHistogram } from '../load/histogram';
