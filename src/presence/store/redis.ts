@@ -116,7 +116,7 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
  * sends (and any others sent in this tick) leave in one write: one round trip. This is what
  * ioredis's auto-pipelining did for us, without the Pipeline object it builds per batch; at
  * half load those promoted ~5 KB per mutation into the old generation (a mark-compact every
- * few seconds) and doubled the fan-out p99 (bench/README.md). Commands on one connection
+ * few seconds) and doubled the fan-out p99 (README, Performance). Commands on one connection
  * stay in the order they were issued either way.
  */
 function inOneWrite<T>(redis: Redis, issue: () => T): T {
