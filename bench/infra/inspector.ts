@@ -1,8 +1,9 @@
 /**
  * Another Node process's heap, through its inspector (the target is started with
  * `--inspect=127.0.0.1:<port>`): a full garbage collection, so that RSS taken after it on
- * both sides is retained memory rather than whatever the heap happened to hold, and heap
- * snapshots (`--heap-snapshots`) for finding out what that memory is.
+ * both sides is retained memory rather than whatever the heap happened to hold; its
+ * `process.memoryUsage()`; and, for finding out what that memory is, heap snapshots
+ * (`--heap-snapshots`) and sampled allocations (bench/tools/promoted.ts).
  */
 import fs from 'node:fs';
 import http from 'node:http';
