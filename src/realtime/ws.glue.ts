@@ -14,6 +14,7 @@ import { getOperationAST } from 'graphql';
 import { CloseCode, ServerOptions, handleProtocols, makeServer } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/token';
+import { corkForThisTick } from '../cork';
 import type { LiveConnection } from '../liveness/connections';
 import * as wsModule from 'ws';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
@@ -108,21 +109,6 @@ export function sendFrame(socket: WebSocket, wire: Duplex, frame: Buffer): boole
   if (!acceptsMore(socket)) return false;
   wire.write(frame);
   return true;
-}
-
-function uncork(wire: Duplex): void {
-  wire.uncork();
-}
-
-/**
- * Holds a TCP socket's writes until this tick's microtasks have run, so the messages one
- * operation produces together (a mutation's `next` and `complete`, sent a microtask apart)
- * leave in one write instead of one each.
- */
-function corkForThisTick(wire: Duplex): void {
-  if (wire.writableCorked > 0) return;
-  wire.cork();
-  process.nextTick(uncork, wire);
 }
 
 /** The socket as graphql-ws's `makeServer` drives it (methods, not a closure each). */

@@ -79,7 +79,7 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
   const url = config.redisUrl as string;
   // No auto-pipelining: the Pipeline object it builds per batch filled the old generation
   // (the half-load p99); the price is a lower best rate near saturation (README, Performance).
-  // The store corks the socket where commands must share a write (inOneWrite).
+  // The store holds the socket's writes where commands must share a write (holdWrites).
   const client = new Redis(url, redisOptions());
   const subscriber = new Redis(url, redisOptions());
   const keyspace = new Redis(url, redisOptions());

@@ -1,7 +1,7 @@
 /**
  * A heartbeat through the Redis store is two round trips: the rate-limit gate and the read
  * leave in one write, the due-index entry and the compare-and-set commit in another
- * (inOneWrite corks the connection's socket; the client does no auto-pipelining).
+ * (holdWrites corks the connection's socket for the tick; the client does no auto-pipelining).
  */
 import type Redis from 'ioredis';
 import { PresenceCommand } from '../../src/presence/presence.transition';

@@ -26,6 +26,7 @@ import {
 import { PresenceCommand, TransitionResult, transition, viewFor } from '../presence.transition';
 import { COMMIT_USER, READ_USER, RESCHEDULE_DUE } from '../../redis/scripts';
 import { splitMember } from './memory';
+import { corkForThisTick } from '../../cork';
 
 /** Buckets spread the due index over slots (Cluster); the sweeper reads them all in one pipeline. */
 const DUE_BUCKETS = 16;
@@ -112,24 +113,14 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Runs `issue` with the connection's socket corked until the next tick, so the commands it
- * sends (and any others sent in this tick) leave in one write: one round trip. This is what
- * ioredis's auto-pipelining did for us, without the Pipeline object it builds per batch; at
- * half load those promoted ~5 KB per mutation into the old generation (a mark-compact every
- * few seconds) and doubled the fan-out p99 (README, Performance). Commands on one connection
- * stay in the order they were issued either way.
+ * Holds the connection's writes for this tick (corkForThisTick), so the commands issued next
+ * leave in one write: one round trip. This is what ioredis's auto-pipelining did for us,
+ * without the Pipeline object it builds per batch; at half load those promoted ~5 KB per
+ * mutation into the old generation (a mark-compact every few seconds) and doubled the
+ * fan-out p99 (README, Performance). Commands on one connection stay in order either way.
  */
-function inOneWrite<T>(redis: Redis, issue: () => T): T {
-  const stream = redis.status === 'ready' ? redis.stream : undefined;
-  if (stream) {
-    stream.cork();
-    process.nextTick(uncork, stream);
-  }
-  return issue();
-}
-
-function uncork(stream: Redis['stream']): void {
-  stream.uncork();
+function holdWrites(redis: Redis): void {
+  if (redis.status === 'ready') corkForThisTick(redis.stream);
 }
 
 export class RedisPresenceStore implements PresenceStore {
@@ -158,9 +149,8 @@ export class RedisPresenceStore implements PresenceStore {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const now = this.clock.now();
         // Round trip 1: the gate (rate limit) and the read, in one write.
-        const [, reply] = await inOneWrite(this.redis, () =>
-          Promise.all([attempt === 0 && gate ? gate() : undefined, this.redis.presenceRead(...this.readArgs(userId, other ?? ''))]),
-        );
+        holdWrites(this.redis);
+        const [, reply] = await Promise.all([attempt === 0 && gate ? gate() : undefined, this.redis.presenceRead(...this.readArgs(userId, other ?? ''))]);
         const before = parseState(userId, reply[0]);
         if (!before.inc) before.inc = newIncarnation(now);
         const result = transition(before, command, now, other === null ? null : relationOf(reply));
@@ -178,32 +168,30 @@ export class RedisPresenceStore implements PresenceStore {
         // share the write too. A heartbeat only moves the entry later; a closed socket may
         // move it earlier. An entry left by a lost race is harmless.
         const due = deadlineBeforeCommit(command, now);
-        const index = (): Promise<unknown> | null => {
-          if (!device || due === null || device.conns.length > 0) return null;
+        holdWrites(this.redis);
+        let indexed: Promise<unknown> | null = null;
+        if (device && due !== null && device.conns.length === 0) {
           const key = this.keys.due(dueBucketOf(userId, DUE_BUCKETS));
-          const member = `${userId}|${deviceId}`;
-          return due.onlyLater ? this.redis.zadd(key, 'GT', device.deadline, member) : this.redis.zadd(key, device.deadline, member);
-        };
-        const [, committed] = await inOneWrite(this.redis, () =>
-          Promise.all([
-            index(),
-            this.redis.presenceCommit(
-              ...this.readArgs(userId, '').slice(0, 4),
-              this.keys.user(userId, 'online'),
-              this.keys.ttl(userId, deviceId ?? ''),
-              reply[1],
-              JSON.stringify(result.state),
-              this.keys.channel(userId),
-              result.message ? JSON.stringify(result.message) : '',
-              write?.other ?? '',
-              op(write?.contact),
-              op(write?.blocks),
-              op(write?.blockedBy),
-              Object.keys(result.state.devices).length > 0 ? '1' : '0',
-              ttlOp,
-            ),
-          ]),
-        );
+          indexed = due.onlyLater ? this.redis.zadd(key, 'GT', device.deadline, `${userId}|${deviceId}`) : this.redis.zadd(key, device.deadline, `${userId}|${deviceId}`);
+        }
+        const [, committed] = await Promise.all([
+          indexed,
+          this.redis.presenceCommit(
+            ...this.readArgs(userId, '').slice(0, 4),
+            this.keys.user(userId, 'online'),
+            this.keys.ttl(userId, deviceId ?? ''),
+            reply[1],
+            JSON.stringify(result.state),
+            this.keys.channel(userId),
+            result.message ? JSON.stringify(result.message) : '',
+            write?.other ?? '',
+            op(write?.contact),
+            op(write?.blocks),
+            op(write?.blockedBy),
+            Object.keys(result.state.devices).length > 0 ? '1' : '0',
+            ttlOp,
+          ),
+        ]);
         if (committed !== 1) {
           if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
           continue;
