@@ -21,26 +21,20 @@ function missedNote(service: LatenessResult | undefined, baseline: LatenessResul
   return parts.join('; ');
 }
 
-/** The V8 heap figure and the two-sample RSS figure beside the fitted one. */
-function heapNote(service: MemoryResult | null | undefined, baseline: MemoryResult | null | undefined): string {
-  const pair = (label: string, s: number | null, b: number | null): string => {
-    const ratio = ratioOf(s, b);
-    return `${label}: service ${s?.toFixed(1) ?? 'n/a'} KiB, baseline ${b?.toFixed(1) ?? 'n/a'} KiB${ratio === null ? '' : `, ${ratio.toFixed(2)}x`}`;
-  };
-  if (!service && !baseline) return '';
-  return [
-    pair('V8 heap in use per subscriber (fitted)', finite(service?.heapPerSubscriberKiB), finite(baseline?.heapPerSubscriberKiB)),
-    pair('RSS from the first and last sample only', finite(service?.twoPointPerSubscriberKiB), finite(baseline?.twoPointPerSubscriberKiB)),
-  ].join('; ');
-}
-
-/** The whole-run figure (all S, one-off growth included) beside the marginal one. */
-function wholeRunNote(service: MemoryResult | null | undefined, baseline: MemoryResult | null | undefined): string {
-  const s = finite(service?.wholeRunPerSubscriberKiB);
-  const b = finite(baseline?.wholeRunPerSubscriberKiB);
+/** One memory figure of both targets with their ratio, for a note; '' when neither has it. */
+function kibPair(label: string, s: number | null, b: number | null): string {
   if (s === null && b === null) return '';
   const ratio = ratioOf(s, b);
-  return `over all S (one-off growth included): service ${s?.toFixed(1) ?? 'n/a'} KiB, baseline ${b?.toFixed(1) ?? 'n/a'} KiB${ratio === null ? '' : `, ${ratio.toFixed(2)}x`}`;
+  return `${label}: service ${s?.toFixed(1) ?? 'n/a'} KiB, baseline ${b?.toFixed(1) ?? 'n/a'} KiB${ratio === null ? '' : `, ${ratio.toFixed(2)}x`}`;
+}
+
+/** The whole-run, V8-heap and two-sample figures beside the fitted marginal RSS one. */
+function memoryNotes(service: MemoryResult | null | undefined, baseline: MemoryResult | null | undefined): string[] {
+  return [
+    kibPair('over all S (one-off growth included)', finite(service?.wholeRunPerSubscriberKiB), finite(baseline?.wholeRunPerSubscriberKiB)),
+    kibPair('V8 heap in use per subscriber (fitted)', finite(service?.heapPerSubscriberKiB), finite(baseline?.heapPerSubscriberKiB)),
+    kibPair('RSS from the first and last sample only', finite(service?.twoPointPerSubscriberKiB), finite(baseline?.twoPointPerSubscriberKiB)),
+  ];
 }
 
 /**
@@ -124,8 +118,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     note: [
       service?.memory ? `service ${service.memory.ready}/${service.memory.subscribers} subscribers ready` : '',
       baseline?.memory ? `baseline ${baseline.memory.ready}/${baseline.memory.subscribers} ready` : '',
-      wholeRunNote(service?.memory, baseline?.memory),
-      heapNote(service?.memory, baseline?.memory),
+      ...memoryNotes(service?.memory, baseline?.memory),
     ]
       .filter(Boolean)
       .join(', '),

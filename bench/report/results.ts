@@ -56,7 +56,6 @@ export interface FanoutResult {
   stopReason: string;
 }
 
-/** Idle memory: RSS before, after the first quarter and after all S subscribers connected and subscribed. */
 /** One idle-memory sample, after a full GC. */
 export interface IdleMemoryPoint {
   /** Subscribers ready so far. */
@@ -68,6 +67,7 @@ export interface IdleMemoryPoint {
   heapTotalKiB: number;
 }
 
+/** Idle memory: RSS and V8 heap before, after the first quarter and after each later quarter of S connected and subscribed. */
 export interface MemoryResult {
   subscribers: number;
   ready: number;
