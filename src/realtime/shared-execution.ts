@@ -166,16 +166,36 @@ class SharedResults {
 }
 
 /**
- * Writes a subscription's events to its sink; graphql-ws holds it as the subscription's
- * iterator. Its one `next()` settles (done) when the source ends or the socket is gone;
- * `return()` (a client's complete, a closed socket) stops the source. Pushed events are
- * written in the turn they arrive; a result that is still a promise (an async resolver)
- * holds back later events, so frames keep the source's order.
+ * Who is told, once, that a frame pump stopped: what graphql-ws's loop over the pump's
+ * `next()` learns from that one call settling, without a promise and its callbacks per
+ * subscription (see ws.subscribe.ts).
  */
-abstract class FramePump extends SharedResults implements AsyncIterableIterator<ExecutionResult> {
+export interface StopWatcher {
+  stopped(): void;
+}
+
+export const WATCH_STOP = Symbol('presence.watchStop');
+
+export interface StopWatchable {
+  /** `watcher.stopped()` runs once when the pump stops (at once if it has). `next()` is not used after this. */
+  [WATCH_STOP](watcher: StopWatcher): void;
+}
+
+export function isStopWatchable(value: unknown): value is StopWatchable {
+  return typeof value === 'object' && value !== null && typeof (value as Partial<StopWatchable>)[WATCH_STOP] === 'function';
+}
+
+/**
+ * Writes a subscription's events to its sink; graphql-ws holds it as the subscription's
+ * iterator. Its one `next()` settles (done) when the source ends or the socket is gone (or
+ * it tells its StopWatcher instead); `return()` (a client's complete, a closed socket) stops
+ * the source. Pushed events are written in the turn they arrive; a result that is still a
+ * promise (an async resolver) holds back later events, so frames keep the source's order.
+ */
+abstract class FramePump extends SharedResults implements AsyncIterableIterator<ExecutionResult>, StopWatchable {
   protected stopped = false;
-  private settle: ((done: IteratorResult<ExecutionResult>) => void) | null = null;
-  private readonly finished: Promise<IteratorResult<ExecutionResult>>;
+  /** Who waits for the stop: `next()`'s resolver or a StopWatcher; null until one asks. */
+  private waiter: ((done: IteratorResult<ExecutionResult>) => void) | StopWatcher | null = null;
 
   constructor(
     protected readonly source: AsyncIterator<unknown>,
@@ -184,14 +204,15 @@ abstract class FramePump extends SharedResults implements AsyncIterableIterator<
     shared: RecentByIdentity<object, SharedEntry>,
   ) {
     super(args, shared);
-    this.finished = new Promise((resolve) => (this.settle = resolve));
   }
 
   protected stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.settle?.(DONE);
-    this.settle = null;
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (typeof waiter === 'function') waiter(DONE);
+    else waiter?.stopped();
   }
 
   /**
@@ -206,8 +227,14 @@ abstract class FramePump extends SharedResults implements AsyncIterableIterator<
     return false;
   }
 
+  [WATCH_STOP](watcher: StopWatcher): void {
+    if (this.stopped) watcher.stopped();
+    else this.waiter = watcher;
+  }
+
   next(): Promise<IteratorResult<ExecutionResult>> {
-    return this.finished;
+    if (this.stopped) return Promise.resolve(DONE);
+    return new Promise((resolve) => (this.waiter = resolve));
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

@@ -3,7 +3,9 @@
  * graphql-ws/use/ws for two reasons measured by the benchmark: the upgrade request is not
  * kept for the socket's lifetime (we check it at upgrade time only), and an event is
  * handed to the socket without waiting for its write callback (one promise less per event
- * per subscriber). Slow consumers are cut off instead of buffering without bound.
+ * per subscriber). Slow consumers are cut off instead of buffering without bound. Once a
+ * socket is acknowledged, its `subscribe` messages are handled by ws.subscribe.ts rather
+ * than by `makeServer` (no suspended handler per running subscription).
  *
  * Per socket, in order: protocol check → `makeServer().opened` → messages → keep-alive
  * pings every `keepAliveMs` (no pong by the next ping: terminate) → close.
@@ -11,11 +13,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST } from 'graphql';
-import { CloseCode, ServerOptions, handleProtocols, makeServer } from 'graphql-ws';
+import { CloseCode, Context, MessageType, ServerOptions, SubscribeMessage, handleProtocols, makeServer, parseMessage } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/token';
 import { corkForThisTick } from '../cork';
 import type { LiveConnection } from '../liveness/connections';
+import { SubscribeSocket, handleSubscribe } from './ws.subscribe';
 import * as wsModule from 'ws';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 
@@ -29,7 +32,7 @@ export interface SocketExtra {
   /** The socket's device, if it announced one. */
   connection?: LiveConnection | null;
   /** Counts this socket's running queries and mutations (see OPERATIONS_PER_SOCKET); set by the glue. */
-  operations?: OperationSlots;
+  operations?: GraphqlWsSocket;
 }
 
 /** Counts a socket's running queries and mutations; see OPERATIONS_PER_SOCKET. */
@@ -111,10 +114,37 @@ export function sendFrame(socket: WebSocket, wire: Duplex, frame: Buffer): boole
   return true;
 }
 
-/** The socket as graphql-ws's `makeServer` drives it (methods, not a closure each). */
-class GraphqlWsSocket implements OperationSlots {
+/** What the sockets of one server share. */
+interface GlueShared {
+  /** The options `makeServer` got (operations counted); `subscribe` messages are handled with them here. */
+  options: Options;
+  logger: Logger;
+  readsPaused: () => void;
+}
+
+/**
+ * The `subscribe` message in `data`, or null for any other message (or one that does not
+ * parse: `makeServer` answers that one, with 4400).
+ */
+function subscribeMessageIn(data: string): SubscribeMessage | null {
+  try {
+    const message = parseMessage(data);
+    return message.type === MessageType.Subscribe ? message : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The socket as graphql-ws's `makeServer` drives it (methods, not a closure each). Once the
+ * connection is acknowledged, `subscribe` messages are handled by `handleSubscribe`, every
+ * other message by `makeServer`.
+ */
+export class GraphqlWsSocket implements OperationSlots, SubscribeSocket {
   readonly protocol: string;
   private handler: ((data: string) => Promise<void>) | null = null;
+  /** graphql-ws's context for this socket, known from connection_init on. */
+  context: Context<Record<string, unknown> | undefined, SocketExtra> | null = null;
   /** Queries and mutations executing (begin/end, from the operation hooks). */
   private running = 0;
   /** Messages received while OPERATIONS_PER_SOCKET were running, in order; null when none. */
@@ -122,8 +152,7 @@ class GraphqlWsSocket implements OperationSlots {
 
   constructor(
     private readonly extra: SocketExtra,
-    private readonly logger: Logger,
-    private readonly readsPaused: () => void,
+    private readonly shared: GlueShared,
   ) {
     this.protocol = extra.socket.protocol;
     extra.operations = this;
@@ -161,17 +190,22 @@ class GraphqlWsSocket implements OperationSlots {
         // Stop reading; frames already read still arrive, and wait here until end().
         this.held = [String(data)];
         this.extra.socket.pause();
-        this.readsPaused();
+        this.shared.readsPaused();
       }
     });
   }
 
-  /** Hands one message to graphql-ws, which calls `begin` (synchronously) if it starts a query or mutation. */
+  /** Handles one message; `begin` is called (synchronously) if it starts a query or mutation. */
   private dispatch(data: string): void {
-    (this.handler as (data: string) => Promise<void>)(data).catch((error: unknown) => {
-      this.logger.error({ err: error }, 'graphql-ws message handling failed');
-      this.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
-    });
+    const context = this.context;
+    const subscribe = context?.acknowledged ? subscribeMessageIn(data) : null;
+    const handled = subscribe ? handleSubscribe(this.shared.options, this, context as NonNullable<typeof context>, subscribe) : (this.handler as (data: string) => Promise<void>)(data);
+    handled.catch((error: unknown) => this.failed(error));
+  }
+
+  failed(error: unknown): void {
+    this.shared.logger.error({ err: error }, 'graphql-ws message handling failed');
+    this.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
   }
 }
 
@@ -226,7 +260,16 @@ export function serveGraphqlWs(
 ): { dispose(): Promise<void> } {
   // graphql-ws would keep a timer (and its closure) per socket for the whole connection
   // just to enforce the init wait; one sweep over the sockets not yet acknowledged does it.
-  const server = makeServer({ ...countingOperations(options), connectionInitWaitTimeout: Infinity });
+  const counted = countingOperations(options);
+  const server = makeServer({
+    ...counted,
+    connectionInitWaitTimeout: Infinity,
+    onConnect: (ctx) => {
+      if (ctx.extra.operations) ctx.extra.operations.context = ctx;
+      return options.onConnect?.(ctx);
+    },
+  });
+  const shared: GlueShared = { options: counted, logger, readsPaused };
   const initWaitMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_WAIT_MS;
   /** As in graphql-ws: a wait of 0, below or Infinity means none. */
   const initWaitEnforced = initWaitMs > 0 && Number.isFinite(initWaitMs);
@@ -280,7 +323,7 @@ export function serveGraphqlWs(
     group.add(socket);
     const extra: SocketExtra = { socket, wire: request.socket, viewer: undefined, connection: null };
     if (initWaitEnforced) awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
-    const closed = server.opened(new GraphqlWsSocket(extra, logger, readsPaused), extra);
+    const closed = server.opened(new GraphqlWsSocket(extra, shared), extra);
     socket.on('close', (code, reason) => {
       group.delete(socket);
       awaitingInit.delete(socket);
