@@ -114,12 +114,22 @@ export function sendFrame(socket: WebSocket, wire: Duplex, frame: Buffer): boole
   return true;
 }
 
+/** What the server reports, for metrics. */
+export interface SocketEvents {
+  /** A socket stopped being read because OPERATIONS_PER_SOCKET of its operations are running. */
+  readsPaused?(): void;
+  /** A socket connected. */
+  opened?(): void;
+  /** A socket closed. */
+  closed?(): void;
+}
+
 /** What the sockets of one server share. */
 interface GlueShared {
   /** The options `makeServer` got (operations counted); `subscribe` messages are handled with them here. */
   options: Options;
   logger: Logger;
-  readsPaused: () => void;
+  events: SocketEvents;
 }
 
 /**
@@ -190,7 +200,7 @@ export class GraphqlWsSocket implements OperationSlots, SubscribeSocket {
         // Stop reading; frames already read still arrive, and wait here until end().
         this.held = [String(data)];
         this.extra.socket.pause();
-        this.shared.readsPaused();
+        this.shared.events.readsPaused?.();
       }
     });
   }
@@ -248,15 +258,16 @@ function countingOperations(options: Options): Options {
 }
 
 /**
- * Serves graphql-ws on `wss`. `readsPaused` is called each time a socket stops being read
- * because OPERATIONS_PER_SOCKET of its operations are running (for metrics).
+ * Serves graphql-ws on `wss`, with `events` for metrics. The glue keeps its own set of
+ * sockets (for keep-alive and `dispose`): `wss` can be made with `clientTracking: false`,
+ * which spares every socket a Set entry and a close listener.
  */
 export function serveGraphqlWs(
   options: Options,
   wss: WebSocketServer,
   logger: Logger,
   keepAliveMs: number,
-  readsPaused: () => void = () => undefined,
+  events: SocketEvents = {},
 ): { dispose(): Promise<void> } {
   // graphql-ws would keep a timer (and its closure) per socket for the whole connection
   // just to enforce the init wait; one sweep over the sockets not yet acknowledged does it.
@@ -269,7 +280,7 @@ export function serveGraphqlWs(
       return options.onConnect?.(ctx);
     },
   });
-  const shared: GlueShared = { options: counted, logger, readsPaused };
+  const shared: GlueShared = { options: counted, logger, events };
   const initWaitMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_WAIT_MS;
   /** As in graphql-ws: a wait of 0, below or Infinity means none. */
   const initWaitEnforced = initWaitMs > 0 && Number.isFinite(initWaitMs);
@@ -316,6 +327,7 @@ export function serveGraphqlWs(
   }
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    events.opened?.();
     socket.on('error', onError);
     socket.on('pong', onPong);
     answered.add(socket);
@@ -325,6 +337,7 @@ export function serveGraphqlWs(
     if (initWaitEnforced) awaitingInit.set(socket, { extra, deadline: Date.now() + initWaitMs });
     const closed = server.opened(new GraphqlWsSocket(extra, shared), extra);
     socket.on('close', (code, reason) => {
+      events.closed?.();
       group.delete(socket);
       awaitingInit.delete(socket);
       const done = closed(code, String(reason)).catch((error: unknown) => logger.error({ err: error }, 'socket close handling failed'));
@@ -335,7 +348,7 @@ export function serveGraphqlWs(
   return {
     /** Closes every socket (1001), waits for their close handling, then stops the server. */
     async dispose() {
-      const sockets = [...wss.clients];
+      const sockets = groups.flatMap((group) => [...group]);
       const gone = sockets.map((client) => new Promise<void>((resolve) => (client.readyState === WebSocket.CLOSED ? resolve() : client.once('close', () => resolve()))));
       for (const client of sockets) client.close(1001, 'Going away');
       // A peer that never answers the close frame is cut off after a short wait.

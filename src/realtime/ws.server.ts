@@ -96,7 +96,8 @@ class SocketFrameSink implements FrameSink {
 /** Attaches graphql-ws; returns a function that closes every socket and stops accepting. */
 export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   const { config, service, fanout, registry, metrics, logger, schema } = deps;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  // The glue tracks the sockets itself (clientTracking would add a Set entry and a close listener per socket).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   const parseCached = createDocumentCache(parse);
   const validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
 
@@ -113,11 +114,6 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   deps.httpServer.on('upgrade', onUpgrade);
-  const countClosed = (): void => metrics.connections.dec();
-  wss.on('connection', (ws) => {
-    metrics.connections.inc();
-    ws.on('close', countClosed);
-  });
 
   const disposable = serveGraphqlWs(
     {
@@ -205,7 +201,11 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
     wss,
     logger,
     deps.keepAliveMs ?? KEEP_ALIVE_MS,
-    () => metrics.readsPaused.inc(),
+    {
+      readsPaused: () => metrics.readsPaused.inc(),
+      opened: () => metrics.connections.inc(),
+      closed: () => metrics.connections.dec(),
+    },
   );
 
   return async () => {

@@ -49,7 +49,7 @@ describe('operations per socket', () => {
       wss,
       pino({ level: 'silent' }),
       60_000,
-      () => readsPaused++,
+      { readsPaused: () => readsPaused++ },
     ));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`, 'graphql-transport-ws');
