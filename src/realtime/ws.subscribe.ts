@@ -17,6 +17,7 @@ import { CloseCode, Context, MessageType, ServerOptions, SubscribeMessage, Subsc
 import { StopWatcher, WATCH_STOP, isStopWatchable } from './shared-execution';
 
 type Options<E> = ServerOptions<Record<string, unknown> | undefined, E>;
+type SocketContext<E> = Context<Record<string, unknown> | undefined, E>;
 
 /** What the handler needs of the socket. */
 export interface SubscribeSocket {
@@ -35,7 +36,7 @@ class Operation<E> {
   constructor(
     protected readonly options: Options<E>,
     protected readonly socket: SubscribeSocket,
-    protected readonly ctx: Context<Record<string, unknown> | undefined, E>,
+    protected readonly ctx: SocketContext<E>,
     readonly id: string,
     protected readonly payload: SubscribePayload,
   ) {}
@@ -131,13 +132,13 @@ class RunningSubscription<E> extends Operation<E> implements StopWatcher {
 export async function handleSubscribe<E>(
   options: Options<E>,
   socket: SubscribeSocket,
-  ctx: Context<Record<string, unknown> | undefined, E>,
+  ctx: SocketContext<E>,
   message: SubscribeMessage,
 ): Promise<void> {
   const { id, payload } = message;
   if (id in ctx.subscriptions) return socket.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
   ctx.subscriptions[id] = null;
-  const operation = new RunningSubscription(options, socket, ctx, id, payload);
+  const operation = new Operation(options, socket, ctx, id, payload);
   let running = false;
   try {
     // Called synchronously, as graphql-ws does: the hook sees the message in the turn it is read.
@@ -165,7 +166,7 @@ export async function handleSubscribe<E>(
       } else {
         ctx.subscriptions[id] = result;
         running = true;
-        operation.start(result, args);
+        new RunningSubscription(options, socket, ctx, id, payload).start(result, args);
         return;
       }
     } else if (id in ctx.subscriptions) {
