@@ -1,9 +1,7 @@
-import { createServer, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { buildSchema, parse } from 'graphql';
-import pino from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
-import { OPERATIONS_PER_SOCKET, serveGraphqlWs } from '../../src/realtime/ws.glue';
+import { WebSocket } from 'ws';
+import { OPERATIONS_PER_SOCKET } from '../../src/realtime/ws.glue';
+import { GlueServer, startGlue } from '../helpers/glue';
 
 const schema = buildSchema(`
   type Query { ok: Boolean }
@@ -13,9 +11,7 @@ const schema = buildSchema(`
 
 /** Per socket, at most OPERATIONS_PER_SOCKET queries and mutations run; the rest wait, in order, over a real socket. */
 describe('operations per socket', () => {
-  let http: Server;
-  let wss: WebSocketServer;
-  let dispose: () => Promise<void>;
+  let server: GlueServer;
   let client: WebSocket;
   let readsPaused = 0;
   /** Mutations whose resolver has started, in order, with the function that lets each finish. */
@@ -38,21 +34,15 @@ describe('operations per socket', () => {
   const send = (message: object) => client.send(JSON.stringify(message));
 
   beforeAll(async () => {
-    http = createServer();
-    wss = new WebSocketServer({ server: http, perMessageDeflate: false });
-    ({ dispose } = serveGraphqlWs(
+    server = await startGlue(
       {
         schema,
         onConnect: () => true,
         onSubscribe: (_ctx, _id, payload) => ({ schema, document: parse(payload.query), variableValues: payload.variables, rootValue }),
       },
-      wss,
-      pino({ level: 'silent' }),
-      60_000,
       { readsPaused: () => readsPaused++ },
-    ));
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`, 'graphql-transport-ws');
+    );
+    client = new WebSocket(server.url, 'graphql-transport-ws');
     client.on('message', (data) => received.push(JSON.parse(String(data))));
     await new Promise((resolve) => client.once('open', resolve));
     send({ type: 'connection_init' });
@@ -61,8 +51,7 @@ describe('operations per socket', () => {
 
   afterAll(async () => {
     client.terminate();
-    await dispose();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await server.stop();
   });
 
   it('runs a few at once and the rest in order as each finishes; subscriptions, working or failed, do not count', async () => {

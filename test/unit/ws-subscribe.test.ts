@@ -1,9 +1,6 @@
-import { createServer, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { buildSchema, parse, validate } from 'graphql';
-import pino from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
-import { serveGraphqlWs } from '../../src/realtime/ws.glue';
+import { WebSocket } from 'ws';
+import { GlueServer, startGlue } from '../helpers/glue';
 
 const schema = buildSchema(`
   type Query { ok: Boolean }
@@ -21,10 +18,7 @@ interface Message {
  * real socket: the messages and close codes graphql-ws's own handling gives.
  */
 describe('subscribe messages', () => {
-  let http: Server;
-  let wss: WebSocketServer;
-  let dispose: () => Promise<void>;
-  let url: string;
+  let server: GlueServer;
   const sockets: WebSocket[] = [];
   /** Streams of `never` still open, and how many were stopped with return(). */
   let neverOpen = 0;
@@ -69,7 +63,7 @@ describe('subscribe messages', () => {
 
   /** An open socket (acknowledged unless `init` is false) and what it received. */
   async function connect(init = true): Promise<{ socket: WebSocket; received: Message[]; closed: Promise<{ code: number; reason: string }>; send(message: object): void }> {
-    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const socket = new WebSocket(server.url, 'graphql-transport-ws');
     sockets.push(socket);
     const received: Message[] = [];
     socket.on('message', (data) => received.push(JSON.parse(String(data)) as Message));
@@ -84,25 +78,16 @@ describe('subscribe messages', () => {
   }
 
   beforeAll(async () => {
-    http = createServer();
-    wss = new WebSocketServer({ server: http, perMessageDeflate: false });
-    ({ dispose } = serveGraphqlWs(
-      {
-        schema,
-        onConnect: () => true,
-        onSubscribe: (_ctx, _id, payload) => {
-          const document = parse(payload.query);
-          const errors = validate(schema, document);
-          return errors.length > 0 ? errors : { schema, document, variableValues: payload.variables, rootValue };
-        },
-        onComplete: (_ctx, id) => void completed.push(id),
+    server = await startGlue({
+      schema,
+      onConnect: () => true,
+      onSubscribe: (_ctx, _id, payload) => {
+        const document = parse(payload.query);
+        const errors = validate(schema, document);
+        return errors.length > 0 ? errors : { schema, document, variableValues: payload.variables, rootValue };
       },
-      wss,
-      pino({ level: 'silent' }),
-      60_000,
-    ));
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      onComplete: (_ctx, id) => void completed.push(id),
+    });
   });
 
   afterEach(async () => {
@@ -110,8 +95,7 @@ describe('subscribe messages', () => {
   });
 
   afterAll(async () => {
-    await dispose();
-    await new Promise((resolve) => http.close(resolve));
+    await server.stop();
   });
 
   it('closes with 4401 when a subscribe comes before connection_init', async () => {
