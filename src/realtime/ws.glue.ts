@@ -31,7 +31,10 @@ export interface SocketExtra {
   viewer?: Viewer;
   /** The socket's device, if it announced one. */
   connection?: LiveConnection | null;
-  /** Counts this socket's running queries and mutations (see OPERATIONS_PER_SOCKET); set by the glue. */
+  /**
+   * The glue's side of this socket, set by the glue: it counts the socket's running queries
+   * and mutations (see OPERATIONS_PER_SOCKET) and handles its `subscribe` messages.
+   */
   operations?: GraphqlWsSocket;
 }
 
