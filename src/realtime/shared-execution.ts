@@ -234,7 +234,11 @@ abstract class FramePump extends SharedResults implements AsyncIterableIterator<
 
   next(): Promise<IteratorResult<ExecutionResult>> {
     if (this.stopped) return Promise.resolve(DONE);
-    return new Promise((resolve) => (this.waiter = resolve));
+    return new Promise((resolve) => {
+      // Every call waiting so far settles with the stop (graphql-ws makes one; a test may make more).
+      const earlier = this.waiter;
+      this.waiter = typeof earlier === 'function' ? (done) => (earlier(done), resolve(done)) : resolve;
+    });
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

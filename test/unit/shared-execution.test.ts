@@ -1,6 +1,6 @@
 /** One execution per (event, operation), however many subscribers receive the event. */
 import { ExecutionArgs, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
-import { FrameSink, PUSH, PushReceiver, createDocumentCache, createSharedSubscribe } from '../../src/realtime/shared-execution';
+import { FrameSink, PUSH, PushReceiver, WATCH_STOP, createDocumentCache, createSharedSubscribe, isStopWatchable } from '../../src/realtime/shared-execution';
 
 /** A schema whose one subscription field, `events`, streams what `subscribe` returns. */
 function eventsSchema(Event: GraphQLObjectType, subscribe: () => unknown): GraphQLSchema {
@@ -153,5 +153,30 @@ describe('pushed subscription events', () => {
     expect(sources[0]?.returned).toBe(true);
     sources[0]?.push({ text: 'after' });
     expect(sink.frames).toHaveLength(1);
+  });
+
+  it('tells a stop watcher once when the pump stops, and settles every pending next()', async () => {
+    const sources: Array<{ push(v: object): void; returned: boolean }> = [];
+    const schema = pushSchema({ n: 0 }, sources);
+    const subscribe = createSharedSubscribe();
+    const watched = await subscribe({ schema, document, contextValue: { frameSink: recordingSink('1') } } as ExecutionArgs);
+    expect(isStopWatchable(watched)).toBe(true);
+    let told = 0;
+    if (isStopWatchable(watched)) watched[WATCH_STOP]({ stopped: () => told++ });
+    sources[0]?.push({ text: 'one' });
+    expect(told).toBe(0);
+    await (watched as AsyncIterableIterator<unknown>).return?.();
+    await (watched as AsyncIterableIterator<unknown>).return?.();
+    expect(told).toBe(1);
+    expect(sources[0]?.returned).toBe(true);
+
+    const pulled = (await subscribe({ schema, document, contextValue: { frameSink: recordingSink('2') } } as ExecutionArgs)) as AsyncIterableIterator<unknown>;
+    const first = pulled.next();
+    const second = pulled.next();
+    await pulled.return?.();
+    await expect(Promise.all([first, second])).resolves.toEqual([
+      { value: undefined, done: true },
+      { value: undefined, done: true },
+    ]);
   });
 });
