@@ -97,8 +97,13 @@ export interface PushSource {
   [PUSH](receiver: PushReceiver): void;
 }
 
+/** Whether `value` is an object with a method under `key` (how the PUSH and WATCH_STOP protocols are recognised). */
+function hasMethod(value: unknown, key: symbol): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as Record<symbol, unknown>)[key] === 'function';
+}
+
 function isPushSource(value: unknown): value is PushSource {
-  return typeof value === 'object' && value !== null && typeof (value as Partial<PushSource>)[PUSH] === 'function';
+  return hasMethod(value, PUSH);
 }
 
 /**
@@ -182,7 +187,7 @@ export interface StopWatchable {
 }
 
 export function isStopWatchable(value: unknown): value is StopWatchable {
-  return typeof value === 'object' && value !== null && typeof (value as Partial<StopWatchable>)[WATCH_STOP] === 'function';
+  return hasMethod(value, WATCH_STOP);
 }
 
 /**

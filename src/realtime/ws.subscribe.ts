@@ -3,8 +3,9 @@
  * handler. That handler is one async function per message which, for a subscription, stays
  * suspended in a `for await` for as long as the subscription runs, keeping its frame, the
  * message text, the parsed message and three `emit` closures: ~1.5 KB of heap per idle
- * subscriber, measured with heap snapshots. Here a running subscription is one small object
- * waiting on its iterator's `next()`.
+ * subscriber, measured with heap snapshots. Here a running subscription is one small object:
+ * this server's frame pumps tell it when they stop (StopWatcher); any other iterator is
+ * pulled one `next()` at a time.
  *
  * The steps, messages and close codes are graphql-ws 6.4's (`makeServer`, case Subscribe),
  * with one requirement on the options: `onSubscribe` returns execution arguments or errors
