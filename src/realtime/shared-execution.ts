@@ -5,6 +5,7 @@
  * same ExecutionResult; only graphql-ws's per-socket framing remains per subscriber.
  */
 import { DocumentNode, ExecutionArgs, ExecutionResult, createSourceEventStream, execute } from 'graphql';
+import type { Executor } from '../graphql/compiled';
 import { RecentByIdentity } from './recent';
 
 type Stream = AsyncIterable<unknown> & AsyncIterator<unknown>;
@@ -146,12 +147,13 @@ class SharedResults {
   constructor(
     private readonly args: ExecutionArgs,
     private readonly shared: RecentByIdentity<object, SharedEntry>,
+    private readonly executor: Executor,
   ) {
     this.key = operationKey(args);
   }
 
   private run(payload: unknown): SharedEntry {
-    return { operationKey: this.key, result: execute({ ...this.args, rootValue: payload }) };
+    return { operationKey: this.key, result: this.executor({ ...this.args, rootValue: payload }) };
   }
 
   /** The entry of this operation for `payload`, executed on first use. */
@@ -207,8 +209,9 @@ abstract class FramePump extends SharedResults implements AsyncIterableIterator<
     protected readonly sink: FrameSink,
     args: ExecutionArgs,
     shared: RecentByIdentity<object, SharedEntry>,
+    executor: Executor,
   ) {
-    super(args, shared);
+    super(args, shared, executor);
   }
 
   protected stop(): void {
@@ -268,8 +271,8 @@ class PushedFrames extends FramePump implements PushReceiver {
   /** Async results still being waited for; while there are any, later events queue behind them. */
   private waiting: Promise<void> | null = null;
 
-  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, args: ExecutionArgs, shared: RecentByIdentity<object, SharedEntry>) {
-    super(source, sink, args, shared);
+  constructor(source: AsyncIterator<unknown> & PushSource, sink: FrameSink, args: ExecutionArgs, shared: RecentByIdentity<object, SharedEntry>, executor: Executor) {
+    super(source, sink, args, shared, executor);
     source[PUSH](this);
   }
 
@@ -298,8 +301,8 @@ class PushedFrames extends FramePump implements PushReceiver {
 
 /** For a plain async iterator: events are pulled one by one. */
 class PulledFrames extends FramePump {
-  constructor(source: AsyncIterator<unknown>, sink: FrameSink, args: ExecutionArgs, shared: RecentByIdentity<object, SharedEntry>) {
-    super(source, sink, args, shared);
+  constructor(source: AsyncIterator<unknown>, sink: FrameSink, args: ExecutionArgs, shared: RecentByIdentity<object, SharedEntry>, executor: Executor) {
+    super(source, sink, args, shared, executor);
     void this.pump();
   }
 
@@ -321,9 +324,10 @@ class PulledFrames extends FramePump {
 /**
  * A `subscribe` for graphql-ws. Documents are interned by text first (createDocumentCache),
  * so equal operations from different sockets share one key. With a FrameSink in the
- * context, each shared event is also serialized once per operation and id.
+ * context, each shared event is also serialized once per operation and id. Events run
+ * through `executor` (graphql-js's `execute` unless given; the ws server passes its compiled one).
  */
-export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+export function createSharedSubscribe(executor: Executor = execute): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   // Sync results are cached as they are; async ones as their promise.
   const shared = new RecentByIdentity<object, SharedEntry>(8);
   return async (args) => {
@@ -331,9 +335,9 @@ export function createSharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncI
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const source = (stream as Stream)[Symbol.asyncIterator]();
     const sink = (args.contextValue as { frameSink?: FrameSink } | undefined)?.frameSink;
-    if (sink && isPushSource(source)) return new PushedFrames(source, sink, args, shared);
-    if (sink) return new PulledFrames(source, sink, args, shared);
-    const results = new SharedResults(args, shared);
+    if (sink && isPushSource(source)) return new PushedFrames(source, sink, args, shared, executor);
+    if (sink) return new PulledFrames(source, sink, args, shared, executor);
+    const results = new SharedResults(args, shared, executor);
     return mapIterator(source, (payload) => results.entryFor(payload).result);
   };
 }

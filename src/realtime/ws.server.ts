@@ -13,6 +13,7 @@ import { Viewer, extractToken, verifyToken } from '../auth/token';
 import { Config } from '../config';
 import { contextFor } from '../context';
 import { PUBLIC_CODES } from '../errors';
+import { createCompiledExecutor } from '../graphql/compiled';
 import { limitRules } from '../graphql/limits';
 import { ConnectionRegistry } from '../liveness/connections';
 import { Metrics } from '../metrics';
@@ -61,6 +62,21 @@ function parseDevice(raw: unknown): { id: string; type: DeviceType; idle: boolea
   return { id, type: deviceType as DeviceType, idle: idle === true };
 }
 
+/**
+ * A result with errors and no data at all was refused before anything ran: its variables
+ * do not fit the operation. That is the client's input (BAD_USER_INPUT, as Apollo answers
+ * on HTTP), not an internal failure to mask and log.
+ */
+function refusedAsBadInput(result: ExecutionResult): ExecutionResult {
+  if (result.data !== undefined || !result.errors) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) =>
+      e.path || e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } }),
+    ),
+  };
+}
+
 function maskErrors(result: ExecutionResult, logger: Logger): ExecutionResult {
   if (!result.errors) return result;
   const errors = result.errors.map((e) => {
@@ -99,6 +115,8 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   // The glue tracks the sockets itself (clientTracking would add a Set entry and a close listener per socket).
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   const parseCached = createDocumentCache(parse);
+  // Queries, mutations and subscription events over sockets run compiled (src/graphql/compiled.ts).
+  const execute = createCompiledExecutor(schema);
   const validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -118,7 +136,8 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
   const disposable = serveGraphqlWs(
     {
       schema,
-      subscribe: createSharedSubscribe(),
+      execute,
+      subscribe: createSharedSubscribe(execute),
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         let viewer: Viewer;
@@ -180,7 +199,7 @@ export function attachWebSocketServer(deps: WsDeps): () => Promise<void> {
           metrics.subscriptions.inc();
           return result;
         }
-        return maskErrors(result as ExecutionResult, logger);
+        return maskErrors(refusedAsBadInput(result as ExecutionResult), logger);
       },
       onNext: (_ctx, _id, _payload, _args, result) => maskErrors(result, logger),
       onComplete: (_ctx, _id, _payload) => {

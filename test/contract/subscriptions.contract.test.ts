@@ -251,6 +251,31 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       h.client.subscribe({ query: 'mutation { setStatus(input: { customStatus: "' + 'x'.repeat(200) + '" }) { customStatus } }' }, { next: resolve, error: resolve, complete: () => undefined });
     });
     expect(JSON.stringify(bad)).toContain('BAD_USER_INPUT');
+    // A document sent again and again runs compiled after its first runs (src/graphql/compiled.ts):
+    // the answers, errors included, stay the same.
+    const run = (variables: Record<string, unknown>) =>
+      new Promise<unknown>((resolve) => {
+        h.client.subscribe(
+          { query: 'mutation Set($s: String!) { setStatus(input: { customStatus: $s }) { customStatus } }', variables },
+          { next: resolve, error: resolve, complete: () => undefined },
+        );
+      });
+    for (let i = 0; i < 4; i++) {
+      expect(await run({ s: `again ${i}` })).toEqual({ data: { setStatus: { customStatus: `again ${i}` } } });
+      const tooLong = (await run({ s: 'x'.repeat(200) })) as { errors?: Array<{ extensions?: { code?: string } }> };
+      expect(tooLong.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      const missing = (await run({})) as { errors?: Array<{ message: string; extensions?: { code?: string } }> };
+      expect(missing.errors?.[0]?.message).toBe('Variable "$s" of required type "String!" was not provided.');
+      expect(missing.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    // Variables that do not fit a subscription are the client's input too, not an internal error.
+    const badSubscription = await new Promise<unknown>((resolve) => {
+      h.client.subscribe(
+        { query: 'subscription W($ids: [ID!]) { presenceChanged(userIds: $ids) { reason } }', variables: { ids: [{ not: 'an id' }] } },
+        { next: resolve, error: resolve, complete: () => undefined },
+      );
+    });
+    expect(JSON.stringify(badSubscription)).toContain('BAD_USER_INPUT');
   });
 
   it('allows 50 subscriptions per socket and refuses the 51st without closing the socket', async () => {

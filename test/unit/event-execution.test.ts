@@ -3,6 +3,7 @@
  * in between, every receiver of every event would pay for a promise chain.
  */
 import { execute, parse } from 'graphql';
+import { COMPILE_AFTER, createCompiledExecutor } from '../../src/graphql/compiled';
 import { MemoryPubSub } from '../../src/realtime/pubsub';
 import { PresenceEvent } from '../../src/presence/presence.type';
 import { buildPresenceSchema } from '../../src/schema';
@@ -22,6 +23,13 @@ describe('presenceChanged execution', () => {
     const document = parse('subscription($ids: [ID!]) { presenceChanged(userIds: $ids, initial: true) { reason previousStatus at presence { userId status customStatus version since devices { id status } } } }');
     const result = execute({ schema, document, rootValue: event, variableValues: { ids: ['ann'] } });
     expect(result).not.toBeInstanceOf(Promise);
+    // The ws server's compiled executor: the same event, also without a promise, once compiled.
+    const compiledExecute = createCompiledExecutor(schema);
+    for (let run = 1; run <= COMPILE_AFTER + 1; run++) {
+      const compiled = compiledExecute({ schema, document, rootValue: event, variableValues: { ids: ['ann'] } });
+      expect(compiled).not.toBeInstanceOf(Promise);
+      expect(JSON.stringify(compiled)).toBe(JSON.stringify(result));
+    }
     expect(result).toEqual({
       data: {
         presenceChanged: {
