@@ -140,11 +140,53 @@ export async function memoryUsage(port: number): Promise<NodeJS.MemoryUsage> {
  * A sampling heap profile of `ms` (`HeapProfiler.SamplingHeapProfile.head`) keeping samples
  * of objects that only a full GC collected, as well as those still alive.
  */
-export async function sampleHeapAllocations(port: number, ms: number): Promise<unknown> {
+/** Which sampled allocations a heap sampling keeps: by default those a minor GC did not collect. */
+export interface SamplingOptions {
+  /** Keep objects that died young (then it is everything allocated). */
+  includeYoung?: boolean;
+  /** Keep objects a mark-compact collected (default true); false with includeYoung false: only what is alive at the end. */
+  includeMajor?: boolean;
+  /** Bytes between samples (default 16 KiB). */
+  interval?: number;
+}
+
+export async function sampleHeapAllocations(port: number, ms: number, options: SamplingOptions = {}): Promise<unknown> {
   return withInspector(port, async (session) => {
-    await session.call('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true });
+    await session.call('HeapProfiler.startSampling', {
+      samplingInterval: options.interval ?? 16_384,
+      includeObjectsCollectedByMajorGC: options.includeMajor ?? true,
+      includeObjectsCollectedByMinorGC: options.includeYoung ?? false,
+    });
     await new Promise((resolve) => setTimeout(resolve, ms));
     const reply = (await session.call('HeapProfiler.stopSampling', {}, 120_000)) as { profile: { head: unknown } };
     return reply.profile.head;
+  });
+}
+
+/** One function's calls in a precise-coverage window. */
+export interface FunctionCalls {
+  url: string;
+  functionName: string;
+  count: number;
+}
+
+/**
+ * How many times each function ran in `ms` (V8 precise coverage with call counts; the
+ * counting makes the target slower while it is on, so read counts, not times).
+ */
+export async function countCalls(port: number, ms: number): Promise<FunctionCalls[]> {
+  return withInspector(port, async (session) => {
+    await session.call('Profiler.enable', {});
+    await session.call('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+    // The first take resets the counters: the window starts here.
+    await session.call('Profiler.takePreciseCoverage', {}, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const reply = (await session.call('Profiler.takePreciseCoverage', {}, 60_000)) as {
+      result: Array<{ url: string; functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
+    };
+    await session.call('Profiler.stopPreciseCoverage', {});
+    return reply.result.flatMap((script) =>
+      script.functions.map((fn) => ({ url: script.url, functionName: fn.functionName, count: fn.ranges[0]?.count ?? 0 })),
+    );
   });
 }
