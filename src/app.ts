@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { Clock, systemClock } from './clock';
@@ -29,6 +29,7 @@ import { Fanout } from './realtime/fanout';
 import { MemoryPubSub, PresencePubSub } from './realtime/pubsub';
 import { attachWebSocketServer } from './realtime/ws.server';
 import { buildPresenceSchema } from './schema';
+import type { GraphQLSchema } from 'graphql';
 import { RedisBackend, createRedisBackend } from './redis/backend';
 import { mountGraphiql, landingPageHtml } from './http/graphiql';
 
@@ -43,6 +44,8 @@ export interface App {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly redis: RedisBackend | null;
+  /** The executable schema HTTP and ws share. */
+  readonly schema: GraphQLSchema;
   /** The port actually bound (useful with PORT=0 in tests). */
   port(): number;
   start(): Promise<void>;
@@ -132,7 +135,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         extensions: { code: 'INTERNAL_SERVER_ERROR', ...(development && formatted.extensions?.stacktrace ? { stacktrace: formatted.extensions.stacktrace } : {}) },
       };
     },
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    // No cache hints: presence is live and private (every answer is `no-store`, set below).
+    // The cache-control plugin's per-field hook made Apollo wrap every field resolver of the
+    // schema, which the ws server shares: each field of each event and mutation went
+    // through that wrapper, and compiled execution could not read plain fields directly.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
   });
 
   const web = express();
@@ -179,6 +186,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     metrics,
     logger,
     redis,
+    schema,
     port() {
       const address = httpServer.address();
       return typeof address === 'object' && address ? address.port : config.port;
@@ -187,6 +195,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await apollo.start();
       web.use(
         '/graphql',
+        (_req, res, next) => {
+          res.setHeader('Cache-Control', 'no-store');
+          next();
+        },
         express.json({ limit: '1mb' }),
         expressMiddleware(apollo, {
           context: async ({ req }) => buildContext(service, config.jwtSecret, req.headers.authorization),

@@ -27,9 +27,16 @@ registerEnumType(PresenceChangeReason, {
 });
 
 const date = (ms: number): Date => new Date(ms);
+
+/**
+ * The object types below hold plain values and have no per-field middleware or auth, so
+ * their fields keep graphql's default resolver (`simpleResolvers`): execution, compiled or
+ * not, reads the property instead of calling a Type-GraphQL wrapper per field.
+ */
+const plain = { simpleResolvers: true } as const;
 const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
-@ObjectType()
+@ObjectType(plain)
 export class Activity {
   @Field(() => ActivityType) type!: ActivityType;
   @Field() name!: string;
@@ -41,7 +48,7 @@ export class Activity {
   }
 }
 
-@ObjectType()
+@ObjectType(plain)
 export class Device {
   @Field(() => ID, { description: 'Opaque per-device id chosen by the client (for example a UUID stored on the device).' }) id!: string;
   @Field(() => DeviceType) type!: DeviceType;
@@ -60,7 +67,7 @@ export class Device {
   }
 }
 
-@ObjectType()
+@ObjectType(plain)
 export class Presence {
   @Field(() => ID) userId!: string;
   @Field(() => PresenceStatus) status!: PresenceStatus;
@@ -86,7 +93,7 @@ export class Presence {
   }
 }
 
-@ObjectType()
+@ObjectType(plain)
 export class PresenceEvent {
   @Field(() => Presence) presence!: Presence;
   @Field(() => PresenceStatus) previousStatus!: PresenceStatus;
@@ -103,14 +110,14 @@ export class PresenceEvent {
   }
 }
 
-@ObjectType()
+@ObjectType(plain)
 export class HeartbeatResult {
   @Field(() => Presence) presence!: Presence;
   @Field(() => Int, { description: 'Seconds until this device is considered gone if no heartbeat arrives.' }) ttlSeconds!: number;
   @Field(() => Int, { description: 'When the client should send the next heartbeat.' }) nextHeartbeatInSeconds!: number;
 }
 
-@ObjectType()
+@ObjectType(plain)
 export class OnlineUsersPage {
   @Field(() => [ID]) userIds!: string[];
   @Field(() => String, { nullable: true, description: 'Pass back as `after` for the next page; null when done.' }) cursor!: string | null;

@@ -80,6 +80,25 @@ describe.each(BACKENDS)('HTTP contract on %s', (backend) => {
       expect(m.status).toBeGreaterThanOrEqual(400);
       expect((await me(user)).status).toBe('OFFLINE');
     });
+
+    it('marks every answer no-store, errors included', async () => {
+      const user = uid('nostore');
+      const t = await (await import('../helpers/client')).token(user);
+      for (const body of [{ query: '{ me { status } }' }, { query: '{ nope }' }, { query: 'mutation { setStatus(input: { customStatus: "' + 'x'.repeat(200) + '" }) { version } }' }]) {
+        const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t}` }, body: JSON.stringify(body) });
+        expect(res.headers.get('cache-control')).toBe('no-store');
+      }
+      const unauthenticated = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ me { status } }"}' });
+      expect(unauthenticated.headers.get('cache-control')).toBe('no-store');
+    });
+
+    it('leaves the fields of plain object types to the default resolver, also after HTTP requests (no per-field wrapper)', async () => {
+      await me(uid('plain'));
+      for (const typeName of ['Presence', 'PresenceEvent', 'Device', 'Activity']) {
+        const type = server.app.schema.getType(typeName) as { getFields(): Record<string, { resolve?: unknown }> };
+        for (const [name, field] of Object.entries(type.getFields())) expect([typeName, name, field.resolve]).toEqual([typeName, name, undefined]);
+      }
+    });
   });
 
   describe('what makes a user online', () => {
