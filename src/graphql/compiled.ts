@@ -27,6 +27,16 @@ interface Entry {
 
 export type Executor = (args: ExecutionArgs) => PromiseOrValue<ExecutionResult>;
 
+/** The compiled form, or null when graphql-jit refuses the document (it answers errors or throws). */
+function compile(args: ExecutionArgs): CompiledQuery | null {
+  try {
+    const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+    return isCompiledQuery(compiled) ? compiled : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * An `execute` for `schema` that compiles each (document, operation name) on its
  * COMPILE_AFTER-th run. Entries live as long as their DocumentNode (the ws server's document
@@ -42,10 +52,7 @@ export function createCompiledExecutor(schema: GraphQLSchema): Executor {
     const name = args.operationName ?? '';
     let entry = byName.get(name);
     if (!entry) byName.set(name, (entry = { runs: 0 }));
-    if (entry.compiled === undefined && ++entry.runs >= COMPILE_AFTER) {
-      const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
-      entry.compiled = isCompiledQuery(compiled) ? compiled : null;
-    }
+    if (entry.compiled === undefined && ++entry.runs >= COMPILE_AFTER) entry.compiled = compile(args);
     if (!entry.compiled) return execute(args);
     const result = entry.compiled.query(args.rootValue, args.contextValue, args.variableValues ?? {});
     // No data at all: the variables were refused before anything ran. graphql-js says why in
