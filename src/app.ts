@@ -10,7 +10,7 @@ import express from 'express';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLFormattedError } from 'graphql';
+import { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { Clock, systemClock } from './clock';
 import { Config } from './config';
@@ -29,7 +29,6 @@ import { Fanout } from './realtime/fanout';
 import { MemoryPubSub, PresencePubSub } from './realtime/pubsub';
 import { attachWebSocketServer } from './realtime/ws.server';
 import { buildPresenceSchema } from './schema';
-import type { GraphQLSchema } from 'graphql';
 import { RedisBackend, createRedisBackend } from './redis/backend';
 import { mountGraphiql, landingPageHtml } from './http/graphiql';
 

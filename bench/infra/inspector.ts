@@ -136,10 +136,6 @@ export async function memoryUsage(port: number): Promise<NodeJS.MemoryUsage> {
   });
 }
 
-/**
- * A sampling heap profile of `ms` (`HeapProfiler.SamplingHeapProfile.head`) keeping samples
- * of objects that only a full GC collected, as well as those still alive.
- */
 /** Which sampled allocations a heap sampling keeps: by default those a minor GC did not collect. */
 export interface SamplingOptions {
   /** Keep objects that died young (then it is everything allocated). */
@@ -150,6 +146,11 @@ export interface SamplingOptions {
   interval?: number;
 }
 
+/**
+ * A sampling heap profile of `ms` (`HeapProfiler.SamplingHeapProfile.head`). By default it
+ * keeps samples of objects that only a full GC collected, as well as those still alive;
+ * `options` widens that to every allocation or narrows it to what is alive at the end.
+ */
 export async function sampleHeapAllocations(port: number, ms: number, options: SamplingOptions = {}): Promise<unknown> {
   return withInspector(port, async (session) => {
     await session.call('HeapProfiler.startSampling', {

@@ -27,6 +27,7 @@ registerEnumType(PresenceChangeReason, {
 });
 
 const date = (ms: number): Date => new Date(ms);
+const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
 /**
  * The object types below hold plain values and have no per-field middleware or auth, so
@@ -34,7 +35,6 @@ const date = (ms: number): Date => new Date(ms);
  * not, reads the property instead of calling a Type-GraphQL wrapper per field.
  */
 const plain = { simpleResolvers: true } as const;
-const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
 @ObjectType(plain)
 export class Activity {
