@@ -49,6 +49,12 @@ describe('compiled execution', () => {
     { name: 'a resolver error with a code', query: '{ refused { id } }' },
     { name: 'a null in a non-null field', query: '{ broken { id name } }' },
     { name: 'an async resolver', query: 'query Q($ms: Int!) { later(ms: $ms) }', variables: { ms: 5 } },
+    {
+      name: 'fragments, aliases and @include',
+      query: 'query Q($t: Boolean!) { a: items(filter: { prefix: "f", limit: 1 }) { ...F tags @include(if: $t) } b: items(filter: { prefix: "g" }) { ...F } } fragment F on Item { id name }',
+      variables: { t: false },
+    },
+    { name: 'introspection', query: '{ __typename __schema { queryType { name fields { name args { name defaultValue } } } } __type(name: "Filter") { inputFields { name } } }' },
   ];
 
   it.each(cases)('$name: the same answer on every run, compiled or not', async ({ query, variables }) => {
