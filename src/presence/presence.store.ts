@@ -30,7 +30,7 @@ export interface OnlinePage {
 
 export interface PresenceStore {
   readonly backend: 'memory' | 'redis';
-  /** Emits 'published' (userId, message) once per message this node committed, as the commit returns. */
+  /** Emits 'published' once per message this node committed. */
   readonly events: EventEmitter;
   /**
    * Applies one command to one user as one atomic step, publishing its message.

@@ -6,9 +6,7 @@
  *
  * Order of a follow: listen (confirmed) → buffer → read snapshot (view + seq) → emit →
  * apply buffered messages newer than the snapshot. A sequence gap, or a pub/sub
- * reconnect, makes the follower re-read that user and emit what it missed. An early copy
- * of a message (committed on this node, see MessageHandler) is applied only where it is
- * the next in sequence; otherwise it is dropped and the copy from the channel decides.
+ * reconnect, makes the follower re-read that user and emit what it missed.
  */
 import { Clock } from '../clock';
 import { PresenceChangeReason, PresenceMessage, PresenceStatus, PresenceView, ViewClass, ViewEvent, strangerView } from '../presence/presence.model';
@@ -64,10 +62,10 @@ export class Fanout {
     let feed = this.feeds.get(userId);
     if (!feed) {
       const entries: Array<Follower | FollowState> = [];
-      const ready = this.pubsub.listen(userId, (message, early) => {
+      const ready = this.pubsub.listen(userId, (message) => {
         // A copy: a receiver may unfollow (or close) while the message is handed round.
         const round = entries.slice();
-        for (let i = 0; i < round.length; i += 2) (round[i] as Follower).receive(message, round[i + 1] as FollowState, early);
+        for (let i = 0; i < round.length; i += 2) (round[i] as Follower).receive(message, round[i + 1] as FollowState);
       });
       const created: Feed = { userId, entries, ready };
       feed = created;
@@ -340,13 +338,9 @@ export class Follower {
     for (const message of buffered) this.apply(message, state);
   }
 
-  /**
-   * Called by the feed of a followed user for every message on its channel, with this
-   * follower's state there; `early` for a node-local copy that may only be applied in sequence.
-   */
-  receive(message: PresenceMessage, state: FollowState, early: boolean): void {
+  /** Called by the feed of a followed user for every message on its channel, with this follower's state there. */
+  receive(message: PresenceMessage, state: FollowState): void {
     if (this.closed || !state.attached) return;
-    if (early && (state.buffering || (this.allContacts && message.userId === this.viewerId))) return; // the channel's copy follows
     if (this.allContacts && message.userId === this.viewerId) {
       // The viewer's own channel: only its relation hints matter here.
       for (const other of message.relationChanged) this.refollow(other);
@@ -359,7 +353,7 @@ export class Follower {
       else held.set(state, [message]);
       return;
     }
-    this.apply(message, state, early);
+    this.apply(message, state);
   }
 
   /** Ends buffering for `state` and returns what was held for it. */
@@ -371,13 +365,11 @@ export class Follower {
     return messages;
   }
 
-  private apply(message: PresenceMessage, state: FollowState, early = false): void {
+  private apply(message: PresenceMessage, state: FollowState): void {
     if (!state.attached || state.buffering) return;
     const sameIncarnation = message.inc === state.inc || (state.inc === '' && message.seq === 1);
     if (sameIncarnation && message.seq <= state.seq) return;
     if (!sameIncarnation || message.seq > state.seq + 1) {
-      // An early copy must not overtake a message of another node still on its way.
-      if (early) return;
       // Messages were lost on the way (a subscriber reconnect, an output-buffer limit).
       this.resync(message.userId);
       return;

@@ -1,20 +1,18 @@
 /**
  * Redis pub/sub for presence channels, through graphql-redis-subscriptions' RedisPubSub
  * (which ref-counts SUBSCRIBE per channel) on a dedicated ioredis subscriber connection.
- * The Lua commit script publishes; this side listens, and hands what this node committed
- * to its own listeners early (deliverEarly). `keyPrefix` does not apply to channels, so
- * channel names carry the prefix themselves.
+ * The Lua commit script publishes; this side only listens. `keyPrefix` does not apply
+ * to channels, so channel names carry the prefix themselves.
  */
 import type Redis from 'ioredis';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { PresenceMessage } from '../presence/presence.model';
 import { PresenceKeys } from '../presence/store/redis';
-import { LocalChannels, MessageHandler, PresencePubSub, iterate } from './pubsub';
+import { MessageHandler, PresencePubSub, iterate } from './pubsub';
 
 export class RedisPresencePubSub implements PresencePubSub {
   private readonly engine: RedisPubSub;
-  /** The listeners whose channel subscription is confirmed, for deliverEarly (and the channel count). */
-  private readonly local = new LocalChannels();
+  private readonly refs = new Map<string, number>();
   private readonly gapCallbacks: Array<() => void> = [];
   private everReady = false;
 
@@ -41,13 +39,16 @@ export class RedisPresencePubSub implements PresencePubSub {
   }
 
   async listen(userId: string, handler: MessageHandler): Promise<() => Promise<void>> {
-    const id = await this.engine.subscribe(this.keys.channel(userId), (message: PresenceMessage) => handler(message, false));
-    const removeLocal = this.local.add(userId, handler);
+    const channel = this.keys.channel(userId);
+    const id = await this.engine.subscribe(channel, (message: PresenceMessage) => handler(message));
+    this.refs.set(channel, (this.refs.get(channel) ?? 0) + 1);
     let stopped = false;
     return async () => {
       if (stopped) return;
       stopped = true;
-      removeLocal();
+      const left = (this.refs.get(channel) ?? 1) - 1;
+      if (left <= 0) this.refs.delete(channel);
+      else this.refs.set(channel, left);
       try {
         this.engine.unsubscribe(id);
       } catch {
@@ -56,24 +57,12 @@ export class RedisPresencePubSub implements PresencePubSub {
     };
   }
 
-  /**
-   * Hands a message this node has just committed to this node's listeners of its channel
-   * now, marked early, instead of only after it has gone to Redis and back: one hop less
-   * between a change and its local receivers. The copy from Redis still arrives (the one
-   * other nodes get). A receiver takes the early copy only if it is the next in the user's
-   * sequence, so it never overtakes another node's message still on its way, and drops the
-   * later copy by its sequence number.
-   */
-  deliverEarly(userId: string, message: PresenceMessage): void {
-    this.local.deliver(userId, message, true);
-  }
-
   onGap(callback: () => void): void {
     this.gapCallbacks.push(callback);
   }
 
   channelCount(): number {
-    return this.local.size;
+    return this.refs.size;
   }
 
   /** Channels Redis itself reports for this node's subscriber (for leak checks). */
@@ -84,6 +73,6 @@ export class RedisPresencePubSub implements PresencePubSub {
   }
 
   async close(): Promise<void> {
-    this.local.clear();
+    this.refs.clear();
   }
 }

@@ -5,13 +5,7 @@
  */
 import { PresenceMessage } from '../presence/presence.model';
 
-/**
- * Gets each message of a channel. `early` marks a node-local copy handed over as the commit
- * returns, before the same message comes back through Redis (RedisPresencePubSub.deliverEarly):
- * a receiver may use it only where it is the next message it expects, and then ignores the
- * later copy by its sequence number.
- */
-export type MessageHandler = (message: PresenceMessage, early: boolean) => void;
+export type MessageHandler = (message: PresenceMessage) => void;
 
 export interface PresencePubSub {
   /** Publishes on the user's channel (the Redis store publishes from Lua instead). */
@@ -38,8 +32,7 @@ export function iterate(listen: (handler: MessageHandler) => Promise<() => Promi
       const queue: PresenceMessage[] = [];
       const waiting: Array<(r: IteratorResult<PresenceMessage>) => void> = [];
       let done = false;
-      const stop = listen((m, early) => {
-        if (early) return; // the copy from the channel follows
+      const stop = listen((m) => {
         const next = waiting.shift();
         if (next) next({ value: m, done: false });
         else queue.push(m);
@@ -65,21 +58,35 @@ export function iterate(listen: (handler: MessageHandler) => Promise<() => Promi
 }
 
 /**
- * The handlers of this node's channels, by user. The fan-out listens once per followed
- * user, so a channel nearly always has one handler: it is kept as is, and only a second
- * one makes an array.
+ * In-process channels for the single-node memory backend. The fan-out listens once per
+ * followed user, so a channel nearly always has one handler: it is kept as is, and only
+ * a second one makes an array.
  */
-export class LocalChannels {
+export class MemoryPubSub implements PresencePubSub {
   private readonly channels = new Map<string, MessageHandler | MessageHandler[]>();
 
-  /** Adds a handler to the user's channel; the returned function removes it (once). */
-  add(userId: string, handler: MessageHandler): () => void {
+  async publish(userId: string, message: PresenceMessage): Promise<void> {
+    this.deliver(userId, message);
+  }
+
+  /** Synchronous delivery: the memory store calls it right after a commit. */
+  deliver(userId: string, message: PresenceMessage): void {
+    const handlers = this.channels.get(userId);
+    if (typeof handlers === 'function') handlers(message);
+    else if (handlers) for (const handler of [...handlers]) handler(message);
+  }
+
+  subscribe(userId: string): AsyncIterable<PresenceMessage> {
+    return iterate((h) => this.listen(userId, h));
+  }
+
+  async listen(userId: string, handler: MessageHandler): Promise<() => Promise<void>> {
     const current = this.channels.get(userId);
     if (current === undefined) this.channels.set(userId, handler);
     else if (typeof current === 'function') this.channels.set(userId, [current, handler]);
     else current.push(handler);
     let listening = true;
-    return () => {
+    return async () => {
       if (!listening) return;
       listening = false;
       const now = this.channels.get(userId);
@@ -91,45 +98,6 @@ export class LocalChannels {
         if (now.length === 1) this.channels.set(userId, now[0] as MessageHandler);
       }
     };
-  }
-
-  /** Calls the handlers of the user's channel, synchronously. */
-  deliver(userId: string, message: PresenceMessage, early: boolean): void {
-    const handlers = this.channels.get(userId);
-    if (typeof handlers === 'function') handlers(message, early);
-    else if (handlers) for (const handler of [...handlers]) handler(message, early);
-  }
-
-  /** Users whose channel has a handler. */
-  get size(): number {
-    return this.channels.size;
-  }
-
-  clear(): void {
-    this.channels.clear();
-  }
-}
-
-/** In-process channels for the single-node memory backend. */
-export class MemoryPubSub implements PresencePubSub {
-  private readonly channels = new LocalChannels();
-
-  async publish(userId: string, message: PresenceMessage): Promise<void> {
-    this.deliver(userId, message);
-  }
-
-  /** Synchronous delivery: the memory store calls it right after a commit. */
-  deliver(userId: string, message: PresenceMessage): void {
-    this.channels.deliver(userId, message, false);
-  }
-
-  subscribe(userId: string): AsyncIterable<PresenceMessage> {
-    return iterate((h) => this.listen(userId, h));
-  }
-
-  async listen(userId: string, handler: MessageHandler): Promise<() => Promise<void>> {
-    const remove = this.channels.add(userId, handler);
-    return async () => remove();
   }
 
   onGap(): void {

@@ -16,7 +16,6 @@ import { Config, nextHeartbeatSeconds } from '../config';
 import { ConnectionRegistry } from '../liveness/connections';
 import { Sweeper } from '../liveness/sweeper';
 import { Metrics } from '../metrics';
-import { PresenceMessage } from '../presence/presence.model';
 import { RedisPresenceStore } from '../presence/store/redis';
 import { Fanout } from '../realtime/fanout';
 import { RedisPresencePubSub } from '../realtime/pubsub.redis';
@@ -34,8 +33,6 @@ export interface LivenessParts {
 
 export interface RedisBackend {
   client: Redis;
-  /** The pub/sub connection (channel messages come in here). */
-  subscriber: Redis;
   store: RedisPresenceStore;
   pubsub: RedisPresencePubSub;
   attachLiveness(parts: LivenessParts): void;
@@ -103,8 +100,6 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
 
   const store = new RedisPresenceStore(client, config.redisKeyPrefix, clock);
   const pubsub = new RedisPresencePubSub(client, subscriber, store.keys);
-  // What this node commits reaches its own subscribers without the trip through Redis.
-  store.events.on('published', (userId: string, message: PresenceMessage) => pubsub.deliverEarly(userId, message));
   const keys = store.keys;
   const db = Number(new URL(url).pathname.slice(1) || '0');
   let parts: LivenessParts | null = null;
@@ -193,7 +188,6 @@ export async function createRedisBackend(config: Config, clock: Clock, logger: L
 
   return {
     client,
-    subscriber,
     store,
     pubsub,
     attachLiveness(p) {

@@ -73,7 +73,7 @@ export class MemoryPresenceStore implements PresenceStore {
       if (entry) this.rescheduleSync(entry, null);
     }
     if (result.message) {
-      this.events.emit('published', userId, result.message);
+      this.events.emit('published');
       this.pubsub.deliver(userId, result.message);
     }
     return result;

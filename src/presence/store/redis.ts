@@ -196,7 +196,7 @@ export class RedisPresenceStore implements PresenceStore {
           if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
           continue;
         }
-        if (result.message) this.events.emit('published', userId, result.message);
+        if (result.message) this.events.emit('published');
         await this.dropIndexOfRemoved(userId, before, result.removedDevices);
         return result;
       }
