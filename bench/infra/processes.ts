@@ -140,28 +140,26 @@ export async function sampleRssKiB(owner: ManagedProcess, samples = 5, gapMs = 2
   return reads[Math.floor(reads.length / 2)] ?? 0;
 }
 
-/**
- * Busy CPU time of the whole machine so far (all cores, ms), from the first line of
- * /proc/stat. Compared with the bench's own processes it shows how much other work shared
- * the machine during a step: on a shared 2-core box that is the main source of noise.
- */
-function machineTicks(): number[] {
+/** CPU time of the whole machine so far (all cores, ms), from one read of /proc/stat's first line. */
+export interface MachineCpu {
+  /**
+   * Busy time. Compared with the bench's own processes it shows how much other work shared
+   * the machine during a step: on a shared 2-core box that is the main source of noise.
+   */
+  busyMs: number;
+  /** Time the hypervisor gave to other guests while this VM wanted to run (`steal`). */
+  stealMs: number;
+}
+
+export function machineCpu(): MachineCpu {
+  let ticks: number[] = [];
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    return line.trim().split(/\s+/).slice(1).map(Number);
+    ticks = line.trim().split(/\s+/).slice(1).map(Number);
   } catch {
-    return [];
+    // No /proc (not Linux): the machine's share reads as zero.
   }
-}
-
-export function machineBusyMs(): number {
-  const ticks = machineTicks();
   const total = ticks.reduce((a, b) => a + b, 0);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return ((total - idle) * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** CPU time the hypervisor gave to other guests while this VM wanted to run (`steal` in /proc/stat). */
-export function machineStealMs(): number {
-  return ((machineTicks()[7] ?? 0) * 1000) / CLOCK_TICKS_PER_SECOND;
+  return { busyMs: ((total - idle) * 1000) / CLOCK_TICKS_PER_SECOND, stealMs: ((ticks[7] ?? 0) * 1000) / CLOCK_TICKS_PER_SECOND };
 }

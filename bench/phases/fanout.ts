@@ -14,7 +14,7 @@ import path from 'node:path';
 import { linearRegression } from 'simple-statistics';
 import { sleep, waitUntil } from '../infra/concurrency';
 import { collectGarbage, memoryUsage, writeHeapSnapshot } from '../infra/inspector';
-import { machineBusyMs, machineStealMs, sampleRssKiB, type ManagedProcess } from '../infra/processes';
+import { machineCpu, sampleRssKiB, type ManagedProcess } from '../infra/processes';
 import { LatencyHistogram } from '../load/histogram';
 import { preciseNowMs } from '../load/wire';
 import { CONTACTS_PER_USER } from '../population';
@@ -126,8 +126,7 @@ async function runOneStep(
   const publishesPerSec = plan.eventsPerSec / CONTACTS_PER_USER;
   const targetCpuBefore = target.process.cpuMs();
   const redisCpuBefore = redis?.cpuMs() ?? 0;
-  const machineBefore = machineBusyMs();
-  const stealBefore = machineStealMs();
+  const machineBefore = machineCpu();
   const clientCpuBefore = await clientCpuMs(context);
   const startedAt = preciseNowMs();
   const runs = await Promise.all(
@@ -158,8 +157,9 @@ async function runOneStep(
   const targetCpuPercent = ((target.process.cpuMs() - targetCpuBefore) / elapsedMs) * 100;
   const clientCpuPercent = (((await clientCpuMs(context)) - clientCpuBefore) / elapsedMs) * 100;
   const redisCpuPercent = (((redis?.cpuMs() ?? 0) - redisCpuBefore) / elapsedMs) * 100;
-  const machinePercent = ((machineBusyMs() - machineBefore) / elapsedMs) * 100;
-  const stealPercent = ((machineStealMs() - stealBefore) / elapsedMs) * 100;
+  const machineAfter = machineCpu();
+  const machinePercent = ((machineAfter.busyMs - machineBefore.busyMs) / elapsedMs) * 100;
+  const stealPercent = ((machineAfter.stealMs - machineBefore.stealMs) / elapsedMs) * 100;
   const latency = histogram.summary();
   const deliveredRatio = expected === 0 ? 0 : received / expected;
   return {
@@ -234,9 +234,9 @@ async function runUndisturbedStep(
 async function waitForCalmHost(limitPercent: number): Promise<void> {
   const started = Date.now();
   while (Date.now() - started < 10_000) {
-    const before = machineStealMs();
+    const before = machineCpu().stealMs;
     await sleep(1_000);
-    if (((machineStealMs() - before) / 1_000) * 100 <= limitPercent) return;
+    if (((machineCpu().stealMs - before) / 1_000) * 100 <= limitPercent) return;
   }
 }
 

@@ -8,7 +8,7 @@
  * EXPIRED receipt − deadline. Devices not reported within the cap count as the cap.
  */
 import { sleep } from '../infra/concurrency';
-import { machineBusyMs } from '../infra/processes';
+import { machineCpu } from '../infra/processes';
 import { LatencyHistogram } from '../load/histogram';
 import type { BenchUser } from '../load/protocol';
 import { preciseNowMs } from '../load/wire';
@@ -71,7 +71,7 @@ export async function measureLateness(
     }
     await sleep(500);
     const since = preciseNowMs();
-    const machineBefore = machineBusyMs();
+    const machineBefore = machineCpu().busyMs;
     const targetBefore = target.process.cpuMs();
     const shares = context.pool.split(population.expiring);
     const beats = await Promise.all(
@@ -105,7 +105,7 @@ export async function measureLateness(
     }
     const windowMs = preciseNowMs() - since;
     const targetCpuPercent = ((target.process.cpuMs() - targetBefore) / windowMs) * 100;
-    const machinePercent = ((machineBusyMs() - machineBefore) / windowMs) * 100;
+    const machinePercent = ((machineCpu().busyMs - machineBefore) / windowMs) * 100;
     const histogram = new LatencyHistogram();
     let detected = 0;
     let earliestMs = Number.POSITIVE_INFINITY;
