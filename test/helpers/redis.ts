@@ -21,7 +21,9 @@ export interface TestRedis {
 async function waitForPing(port: number, deadlineMs = 10_000): Promise<void> {
   const start = Date.now();
   for (;;) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // A refused probe's socket is already closed when disconnect() arms ioredis's
+    // disconnectTimeout (2 s by default): the timer would keep the test process alive that long.
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 10 });
     probe.on('error', () => undefined);
     try {
       await probe.connect();
