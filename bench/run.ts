@@ -22,11 +22,12 @@ import { WorkerPool } from './load/pool';
 import type { BenchUser } from './load/protocol';
 import { parseOptions, type BenchOptions } from './options';
 import type { PhaseContext } from './phases/context';
-import { measureIdleMemory, runFanout } from './phases/fanout';
+import { connectSubscribersEverywhere } from './phases/context';
+import { measureIdleMemory, runFanout, runInterleaved, type InterleavedSide } from './phases/fanout';
 import { measureHeartbeats, measureRedisIdle } from './phases/heartbeat';
 import type { IdleRedisResult } from './report/results';
 import { latenessIds, measureLateness, type LatenessPopulation } from './phases/lateness';
-import { benchUsers, latticeContacts, publisherIndices, subscriberId, applyContacts } from './population';
+import { benchUsers, latticeContacts, publisherIndices, subscriberId, applyContacts, CONTACTS_PER_USER } from './population';
 import { writeChartPng } from './report/chart';
 import { buildFigures } from './report/figures';
 import { summarizeNewestProfile } from './report/profile';
@@ -71,7 +72,7 @@ async function measureMainPhases(
   matchedEventsPerSec: number | null,
 ): Promise<TargetResults> {
   const { options } = context;
-  const result: TargetResults = { kind, fanout: null, memory: null, lateness: [], heartbeat: null, profile: null, errors: [] };
+  const result: TargetResults = { kind, fanout: null, interleaved: null, memory: null, lateness: [], heartbeat: null, profile: null, errors: [] };
   const wantsSockets = options.phases.has('memory') || options.phases.has('fanout');
   if (!wantsSockets && !options.phases.has('heartbeat')) return result;
   const record = (phase: string, error: unknown): void => {
@@ -165,6 +166,52 @@ async function measureMainPhases(
   return result;
 }
 
+/**
+ * The half-load comparison in turns (runInterleaved): both targets started afresh, each on
+ * its own Redis for the Redis backend, contacts set and all subscribers connected to both,
+ * then alternating steps at half the service's best rate. Each side's steps go into its
+ * results; a failure is recorded on both.
+ */
+async function measureInterleaved(context: PhaseContext, population: MainPopulation, results: Map<TargetKind, TargetResults>, eventsPerSec: number): Promise<void> {
+  const kinds: TargetKind[] = ['service', 'baseline'];
+  const started: Array<{ kind: TargetKind; redis?: BenchRedis; target?: Awaited<ReturnType<typeof startTarget>> }> = [];
+  log(`interleaved half-load steps at ${Math.round(eventsPerSec)} ev/s: starting both targets afresh…`);
+  try {
+    const sides: InterleavedSide[] = [];
+    for (const kind of kinds) {
+      const entry: (typeof started)[number] = { kind };
+      started.push(entry);
+      entry.redis = context.options.backend === 'redis' ? await startBenchRedis(`redis-${kind}-interleaved`, context.logDir) : undefined;
+      entry.target = await startTarget({ kind, name: `${kind}-interleaved`, secret: context.secret, redisUrl: entry.redis?.url, logDir: context.logDir, nodeArgs: kind === 'service' ? context.options.serviceNodeArgs : [] });
+      const total = population.subscribers.length;
+      await applyContacts(
+        entry.target.graphqlUrl,
+        context.adminToken,
+        population.subscribers.map((u, i) => [u.userId, latticeContacts(i, total)] as const),
+      );
+      const connected = await connectSubscribersEverywhere(
+        context,
+        entry.target.wsUrl,
+        population.subscribers.map((user) => ({ ...user, expectedInitial: CONTACTS_PER_USER })),
+      );
+      if (connected.ready < total) throw new Error(`${kind}: ${connected.ready}/${total} subscribers ready: ${connected.firstErrors.join(' | ')}`);
+      sides.push({ target: entry.target, redis: entry.redis?.process, publishers: population.publishers, population: kind });
+    }
+    const steps = await runInterleaved(context, sides, eventsPerSec);
+    kinds.forEach((kind, i) => {
+      const target = results.get(kind);
+      if (target) target.interleaved = steps[i] ?? null;
+    });
+  } catch (error) {
+    for (const kind of kinds) results.get(kind)?.errors.push(`interleaved: ${errorText(error)}`);
+    log(`  interleaved steps failed: ${errorText(error)}`);
+  } finally {
+    for (const entry of started) await entry.target?.stop();
+    await context.pool.broadcast({ kind: 'closeAll' });
+    for (const entry of started) await entry.redis?.stop();
+  }
+}
+
 async function measureLatenessPhases(context: PhaseContext, kinds: TargetKind[], results: Map<TargetKind, TargetResults>): Promise<Array<number | null>> {
   let runs = 0;
   const run = async (kind: TargetKind, redisUrl: string | undefined, keys: number | null): Promise<void> => {
@@ -251,6 +298,8 @@ async function main(): Promise<void> {
       const matched = kind === 'baseline' && serviceBest !== undefined ? serviceBest / 2 : null;
       results.set(kind, await measureMainPhases(context, kind, population, runId, matched));
     }
+    const halfOfServiceBest = (results.get('service')?.fanout?.best?.offeredEventsPerSec ?? 0) / 2;
+    if (halfOfServiceBest > 0 && results.get('baseline')?.fanout) await measureInterleaved(context, population, results, halfOfServiceBest);
     if (options.phases.has('lateness') && kinds.length > 0) latenessKeys = await measureLatenessPhases(context, kinds, results);
   } finally {
     await pool.stop();

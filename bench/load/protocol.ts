@@ -36,6 +36,8 @@ export interface ConnectSubscribersResult {
 /** Opens one graphql-ws connection per publisher, with `connectionParams.device`. */
 export interface ConnectPublishersRequest {
   kind: 'connectPublishers';
+  /** Which set of publishers they join (a step publishes from one set); default 'main'. */
+  population?: string;
   url: string;
   publishers: BenchUser[];
   deviceId: string;
@@ -53,6 +55,8 @@ export interface ConnectPublishersResult {
 /** Sends SetStatus at a fixed open-loop rate from this worker's publishers. */
 export interface RunStepRequest {
   kind: 'runStep';
+  /** The publishers to send from (see ConnectPublishersRequest.population); default 'main'. */
+  population?: string;
   step: number;
   publishesPerSecond: number;
   durationMs: number;

@@ -65,7 +65,19 @@ interface StepReceipts {
 
 /** Every socket this worker opened and has not closed through closeAll. */
 const sockets = new Set<WebSocket>();
-const publishers: Publisher[] = [];
+/** Publishers by population: two targets can be kept connected and stepped in turns. */
+const publishers = new Map<string, Publisher[]>();
+const MAIN_POPULATION = 'main';
+
+function publishersOf(population: string | undefined): Publisher[] {
+  const name = population ?? MAIN_POPULATION;
+  let list = publishers.get(name);
+  if (list === undefined) {
+    list = [];
+    publishers.set(name, list);
+  }
+  return list;
+}
 const stepReceipts = new Map<number, StepReceipts>();
 const expiredReceipts: Array<[string, number]> = [];
 const errors = new ErrorSample();
@@ -290,7 +302,7 @@ async function connectPublishers(request: ConnectPublishersRequest): Promise<Con
         (frameSocket, data) => handlePublisherFrame(user.userId, frameSocket, data),
         `publisher ${user.userId}`,
       );
-      publishers.push({ userId: user.userId, socket, nextOperationId: 1 });
+      publishersOf(request.population).push({ userId: user.userId, socket, nextOperationId: 1 });
       acked += 1;
     } catch (error) {
       failed += 1;
@@ -307,7 +319,7 @@ async function connectPublishers(request: ConnectPublishersRequest): Promise<Con
  */
 function runStep(request: RunStepRequest): Promise<RunStepResult> {
   const total = Math.round((request.publishesPerSecond * request.durationMs) / 1000);
-  const open = publishers.filter((p) => p.socket.readyState === WebSocket.OPEN);
+  const open = publishersOf(request.population).filter((p) => p.socket.readyState === WebSocket.OPEN);
   if (total === 0 || open.length === 0) {
     return sleep(request.durationMs).then(() => ({ sent: 0, elapsedMs: request.durationMs, maxSendLagMs: 0 }));
   }
@@ -436,7 +448,7 @@ async function closeAll(): Promise<CloseAllResult> {
   await waitUntil(() => open.every((s) => s.readyState === WebSocket.CLOSED), 3_000, 50);
   for (const socket of open) if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
   sockets.clear();
-  publishers.length = 0;
+  publishers.clear();
   stepReceipts.clear();
   expiredReceipts.length = 0;
   errors.drain();

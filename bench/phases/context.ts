@@ -39,13 +39,17 @@ export async function connectSubscribersEverywhere(
   };
 }
 
-/** Connects publishers (with a device in connectionParams) across all workers; returns how many per worker. */
-export async function connectPublishersEverywhere(context: PhaseContext, wsUrl: string, publishers: BenchUser[]): Promise<number[]> {
+/**
+ * Connects publishers (with a device in connectionParams) across all workers, as the workers'
+ * `population` set (default 'main'); returns how many per worker.
+ */
+export async function connectPublishersEverywhere(context: PhaseContext, wsUrl: string, publishers: BenchUser[], population?: string): Promise<number[]> {
   const shares = context.pool.split(publishers);
   const results = await Promise.all(
     shares.map((share, index) =>
       context.pool.call(index, {
         kind: 'connectPublishers',
+        population,
         url: wsUrl,
         publishers: share,
         deviceId: 'bench-publisher',

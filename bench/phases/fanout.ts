@@ -112,6 +112,8 @@ interface StepPlan {
   label: StepResult['label'];
   eventsPerSec: number;
   durationMs: number;
+  /** The workers' publisher set to send from (default 'main'). */
+  population?: string;
 }
 
 /** Runs one step on every worker and gathers its receipts (bounded drain). */
@@ -133,6 +135,7 @@ async function runOneStep(
     publishersPerWorker.map((count, index) =>
       context.pool.call(index, {
         kind: 'runStep',
+        population: plan.population,
         step: plan.step,
         publishesPerSecond: (publishesPerSec * count) / Math.max(1, totalPublishers),
         durationMs: plan.durationMs,
@@ -190,6 +193,9 @@ async function runOneStep(
 
 /** Compared half-load steps per target; the one with the median p99 is the figure. */
 const MATCHED_REPEATS = 3;
+
+/** Rounds of the interleaved comparison (one step per target each; see runInterleaved). */
+const INTERLEAVED_ROUNDS = 4;
 
 /** Reruns allowed per target when other work disturbs a step (bounds the run time). */
 const RERUN_BUDGET = 6;
@@ -393,4 +399,65 @@ export async function runFanout(
     matchedLoads,
     stopReason,
   };
+}
+
+/** One target of the interleaved comparison: up, with its subscribers connected. */
+export interface InterleavedSide {
+  target: RunningTarget;
+  redis: ManagedProcess | undefined;
+  /** Connected by runInterleaved as the workers' publisher set of this name. */
+  publishers: BenchUser[];
+  population: string;
+}
+
+/**
+ * Half-load latency taken in turns. Both targets are up at once (fresh: no overload behind
+ * them), each with its subscribers and publishers connected; after a warm-up step each, the
+ * targets alternate 8 s steps at `eventsPerSec`, in the order A B B A A B B A, so both meet
+ * the same host over the same minutes: a drift of the host's speed, which moves the
+ * sequential compared steps by a third between runs, falls on both. Returns each side's
+ * steps in order (warm-ups left out).
+ */
+export async function runInterleaved(context: PhaseContext, sides: InterleavedSide[], eventsPerSec: number): Promise<StepResult[][]> {
+  const perWorker: number[][] = [];
+  for (const side of sides) perWorker.push(await connectPublishersEverywhere(context, side.target.wsUrl, side.publishers, side.population));
+  await sleep(1_500);
+  let stepId = 0;
+  const nextStepId = (): number => {
+    stepId += 1;
+    return stepId;
+  };
+  const plan = (side: InterleavedSide, label: StepResult['label'], durationMs: number): StepPlan => ({
+    step: nextStepId(),
+    label,
+    eventsPerSec,
+    durationMs,
+    population: side.population,
+  });
+  // A fresh process runs slower until its hot code is optimized and its heap has grown to
+  // its working size (the service's more so): each warms up for as long as two compared steps.
+  for (const [i, side] of sides.entries()) {
+    const warmup = await runOneStep(context, side.target, side.redis, perWorker[i] as number[], plan(side, 'warmup', 2 * context.options.halfLoadSeconds * 1000));
+    context.log(`  ${side.target.kind}:${describeStep(warmup)}`);
+  }
+  const budgets = sides.map(() => ({ reruns: 0 }));
+  const steps = sides.map((): StepResult[] => []);
+  for (let round = 0; round < INTERLEAVED_ROUNDS; round += 1) {
+    const order = round % 2 === 0 ? [...sides.keys()] : [...sides.keys()].reverse();
+    for (const i of order) {
+      const side = sides[i] as InterleavedSide;
+      const result = await runUndisturbedStep(
+        context,
+        side.target,
+        side.redis,
+        perWorker[i] as number[],
+        plan(side, 'interleaved', context.options.halfLoadSeconds * 1000),
+        budgets[i] as { reruns: number },
+        nextStepId,
+      );
+      context.log(`  ${side.target.kind}:${describeStep(result)}`);
+      (steps[i] as StepResult[]).push(result);
+    }
+  }
+  return steps;
 }

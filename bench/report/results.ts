@@ -6,7 +6,7 @@ import type { Backend, TargetKind } from '../targets';
 /** One load step: a fixed offered rate for a fixed time, then a bounded drain. */
 export interface StepResult {
   step: number;
-  label: 'warmup' | 'step' | 'refine' | 'half-load' | 'matched-load';
+  label: 'warmup' | 'step' | 'refine' | 'half-load' | 'matched-load' | 'interleaved';
   offeredEventsPerSec: number;
   publishesPerSec: number;
   durationMs: number;
@@ -188,6 +188,11 @@ export interface ProfileSummary {
 export interface TargetResults {
   kind: TargetKind;
   fanout: FanoutResult | null;
+  /**
+   * The half-load steps taken in turns with the other target (both up at once, fresh),
+   * in order; null when not run (one target only, or no fan-out phase).
+   */
+  interleaved: StepResult[] | null;
   memory: MemoryResult | null;
   lateness: LatenessResult[];
   heartbeat: HeartbeatResult | null;
