@@ -440,7 +440,8 @@ export async function runInterleaved(context: PhaseContext, sides: InterleavedSi
     const warmup = await runOneStep(context, side.target, side.redis, perWorker[i] as number[], plan(side, 'warmup', 2 * context.options.halfLoadSeconds * 1000));
     context.log(`  ${side.target.kind}:${describeStep(warmup)}`);
   }
-  const budgets = sides.map(() => ({ reruns: 0 }));
+  // At most two reruns per target here: the run must stay under ten minutes.
+  const budgets = sides.map(() => ({ reruns: RERUN_BUDGET - 2 }));
   const steps = sides.map((): StepResult[] => []);
   for (let round = 0; round < INTERLEAVED_ROUNDS; round += 1) {
     const order = round % 2 === 0 ? [...sides.keys()] : [...sides.keys()].reverse();
