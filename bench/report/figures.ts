@@ -94,16 +94,12 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     met: null,
     note: halfNoteText,
   });
-  const p99Ratio = ratioOf(finite(sHalf?.latency.p99Ms), finite(bHalf?.latency.p99Ms));
-  push({
-    figure: 'Half load (half the service best rate): p99 latency',
-    unit: 'ms',
-    service: finite(sHalf?.latency.p99Ms),
-    baseline: finite(bHalf?.latency.p99Ms),
-    target: '<= 1.5x baseline',
-    met: p99Ratio === null ? null : p99Ratio <= 1.5,
-    note: halfNoteText,
-  });
+  /** A compared p99 of both targets against the 1.5x target. */
+  const pushP99 = (figure: string, s: StepResult | null, b: StepResult | null, note: string): void => {
+    const ratio = ratioOf(finite(s?.latency.p99Ms), finite(b?.latency.p99Ms));
+    push({ figure, unit: 'ms', service: finite(s?.latency.p99Ms), baseline: finite(b?.latency.p99Ms), target: '<= 1.5x baseline', met: ratio === null ? null : ratio <= 1.5, note });
+  };
+  pushP99('Half load (half the service best rate): p99 latency', sHalf, bHalf, halfNoteText);
 
   // The same comparison in turns (runInterleaved): both targets up at once and fresh, their
   // steps alternating, so a change in the host's speed falls on both.
@@ -111,15 +107,11 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     steps && steps.length > 0 ? ([...steps].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(steps.length / 2)] ?? null) : null;
   const sTurns = upperMedian(service?.interleaved);
   const bTurns = upperMedian(baseline?.interleaved);
-  const turnsRatio = ratioOf(finite(sTurns?.latency.p99Ms), finite(bTurns?.latency.p99Ms));
-  push({
-    figure: 'Half load in turns (both targets up, fresh, steps alternating): p99 latency',
-    unit: 'ms',
-    service: finite(sTurns?.latency.p99Ms),
-    baseline: finite(bTurns?.latency.p99Ms),
-    target: '<= 1.5x baseline',
-    met: turnsRatio === null ? null : turnsRatio <= 1.5,
-    note: [
+  pushP99(
+    'Half load in turns (both targets up, fresh, steps alternating): p99 latency',
+    sTurns,
+    bTurns,
+    [
       sTurns ? `both at ${Math.round(sTurns.offeredEventsPerSec)} ev/s in the order service, baseline, baseline, service, …` : '',
       repeats('service', service?.interleaved ?? undefined),
       repeats('baseline', baseline?.interleaved ?? undefined),
@@ -127,7 +119,7 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
     ]
       .filter(Boolean)
       .join('; '),
-  });
+  );
 
   const sMem = finite(service?.memory?.perSubscriberKiB);
   const bMem = finite(baseline?.memory?.perSubscriberKiB);
