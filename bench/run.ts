@@ -21,8 +21,7 @@ import { mintToken } from './infra/tokens';
 import { WorkerPool } from './load/pool';
 import type { BenchUser } from './load/protocol';
 import { parseOptions, type BenchOptions } from './options';
-import type { PhaseContext } from './phases/context';
-import { connectSubscribersEverywhere } from './phases/context';
+import { connectSubscribersEverywhere, type PhaseContext } from './phases/context';
 import { measureIdleMemory, runFanout, runInterleaved, type InterleavedSide } from './phases/fanout';
 import { measureHeartbeats, measureRedisIdle } from './phases/heartbeat';
 import type { IdleRedisResult } from './report/results';
@@ -33,7 +32,7 @@ import { buildFigures } from './report/figures';
 import { summarizeNewestProfile } from './report/profile';
 import type { BenchResults, TargetResults } from './report/results';
 import { renderMarkdownTable, renderTerminalTable } from './report/table';
-import { REPO_ROOT, serviceIsBuilt, startTarget, type TargetKind } from './targets';
+import { REPO_ROOT, serviceIsBuilt, startTarget, type RunningTarget, type TargetKind } from './targets';
 
 const HEARTBEAT_USERS = 1000;
 const UNRELATED_KEY_COUNTS = [100_000, 1_000_000];
@@ -174,7 +173,7 @@ async function measureMainPhases(
  */
 async function measureInterleaved(context: PhaseContext, population: MainPopulation, results: Map<TargetKind, TargetResults>, eventsPerSec: number): Promise<void> {
   const kinds: TargetKind[] = ['service', 'baseline'];
-  const started: Array<{ kind: TargetKind; redis?: BenchRedis; target?: Awaited<ReturnType<typeof startTarget>> }> = [];
+  const started: Array<{ kind: TargetKind; redis?: BenchRedis; target?: RunningTarget }> = [];
   log(`interleaved half-load steps at ${Math.round(eventsPerSec)} ev/s: starting both targets afresh…`);
   try {
     const sides: InterleavedSide[] = [];
