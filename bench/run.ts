@@ -63,6 +63,15 @@ interface MainPopulation {
   heartbeatUsers: BenchUser[];
 }
 
+/** Gives every subscriber its 20 lattice contacts on `target` (one admin call per batch). */
+async function setLatticeContacts(context: PhaseContext, target: RunningTarget, subscribers: BenchUser[]): Promise<void> {
+  await applyContacts(
+    target.graphqlUrl,
+    context.adminToken,
+    subscribers.map((u, i) => [u.userId, latticeContacts(i, subscribers.length)] as const),
+  );
+}
+
 async function measureMainPhases(
   context: PhaseContext,
   kind: TargetKind,
@@ -96,11 +105,7 @@ async function measureMainPhases(
     let idleWithoutDevices: IdleRedisResult | null = null;
     try {
       const total = population.subscribers.length;
-      await applyContacts(
-        target.graphqlUrl,
-        context.adminToken,
-        population.subscribers.map((u, i) => [u.userId, latticeContacts(i, total)] as const),
-      );
+      await setLatticeContacts(context, target, population.subscribers);
       if (wantsSockets) {
         log(`${kind}: connecting ${total} subscribers…`);
         try {
@@ -183,11 +188,7 @@ async function measureInterleaved(context: PhaseContext, population: MainPopulat
       entry.redis = context.options.backend === 'redis' ? await startBenchRedis(`redis-${kind}-interleaved`, context.logDir) : undefined;
       entry.target = await startTarget({ kind, name: `${kind}-interleaved`, secret: context.secret, redisUrl: entry.redis?.url, logDir: context.logDir, nodeArgs: kind === 'service' ? context.options.serviceNodeArgs : [] });
       const total = population.subscribers.length;
-      await applyContacts(
-        entry.target.graphqlUrl,
-        context.adminToken,
-        population.subscribers.map((u, i) => [u.userId, latticeContacts(i, total)] as const),
-      );
+      await setLatticeContacts(context, entry.target, population.subscribers);
       const connected = await connectSubscribersEverywhere(
         context,
         entry.target.wsUrl,

@@ -18,6 +18,7 @@ import { machineCpu, sampleRssKiB, type ManagedProcess } from '../infra/processe
 import { LatencyHistogram } from '../load/histogram';
 import { preciseNowMs } from '../load/wire';
 import { CONTACTS_PER_USER } from '../population';
+import { medianP99Step } from '../report/figures';
 import type { FanoutResult, IdleMemoryPoint, MemoryResult, StepResult } from '../report/results';
 import type { RunningTarget } from '../targets';
 import type { BenchUser } from '../load/protocol';
@@ -387,7 +388,7 @@ export async function runFanout(
   for (let i = 0; i < MATCHED_REPEATS; i += 1) {
     matchedLoads.push(await runLoggedStep('matched-load', matchedEventsPerSec ?? halfRate, options.halfLoadSeconds * 1000));
   }
-  const matchedLoad = [...matchedLoads].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(MATCHED_REPEATS / 2)] as StepResult;
+  const matchedLoad = medianP99Step(matchedLoads) as StepResult;
   return {
     subscribers: subscriberCount,
     publishers: publishersPerWorker.reduce((a, b) => a + b, 0),

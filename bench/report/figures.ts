@@ -1,6 +1,11 @@
 /** Turns both targets' results into issue 6's figures: service, baseline, ratio, target, met. */
 import type { FigureRow, LatenessResult, MemoryResult, RedisCostResult, StepResult, TargetResults } from './results';
 
+/** The step with the median p99 (of an even count, the upper of the middle two); null for none. */
+export function medianP99Step(steps: StepResult[]): StepResult | null {
+  return [...steps].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(steps.length / 2)] ?? null;
+}
+
 function ratioOf(service: number | null, baseline: number | null): number | null {
   if (service === null || baseline === null || !Number.isFinite(service) || !Number.isFinite(baseline) || baseline === 0) return null;
   return service / baseline;
@@ -103,10 +108,8 @@ export function buildFigures(service: TargetResults | null, baseline: TargetResu
 
   // The same comparison in turns (runInterleaved): both targets up at once and fresh, their
   // steps alternating, so a change in the host's speed falls on both.
-  const upperMedian = (steps: StepResult[] | null | undefined): StepResult | null =>
-    steps && steps.length > 0 ? ([...steps].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms)[Math.floor(steps.length / 2)] ?? null) : null;
-  const sTurns = upperMedian(service?.interleaved);
-  const bTurns = upperMedian(baseline?.interleaved);
+  const sTurns = medianP99Step(service?.interleaved ?? []);
+  const bTurns = medianP99Step(baseline?.interleaved ?? []);
   pushP99(
     'Half load in turns (both targets up, fresh, steps alternating): p99 latency',
     sTurns,
