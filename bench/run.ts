@@ -171,9 +171,21 @@ async function measureMainPhases(
 }
 
 /**
+ * The rate of the half-load comparison in turns: half the lower of the two best rates, so
+ * neither target runs above half its own capacity and the p99s compare two unsaturated
+ * servers. (Half the service's best alone put the baseline past its own best once the
+ * service's throughput passed the baseline's: a ratio against an overloaded server.) Null
+ * when either target has no best rate.
+ */
+function inTurnsRate(serviceBest: number | undefined, baselineBest: number | undefined): number | null {
+  if (serviceBest === undefined || baselineBest === undefined || serviceBest <= 0 || baselineBest <= 0) return null;
+  return Math.min(serviceBest, baselineBest) / 2;
+}
+
+/**
  * The half-load comparison in turns (runInterleaved): both targets started afresh, each on
  * its own Redis for the Redis backend, contacts set and all subscribers connected to both,
- * then alternating steps at half the service's best rate. Each side's steps go into its
+ * then alternating steps at `eventsPerSec` (inTurnsRate). Each side's steps go into its
  * results; a failure is recorded on both.
  */
 async function measureInterleaved(context: PhaseContext, population: MainPopulation, results: Map<TargetKind, TargetResults>, eventsPerSec: number): Promise<void> {
@@ -298,8 +310,8 @@ async function main(): Promise<void> {
       const matched = kind === 'baseline' && serviceBest !== undefined ? serviceBest / 2 : null;
       results.set(kind, await measureMainPhases(context, kind, population, runId, matched));
     }
-    const halfOfServiceBest = (results.get('service')?.fanout?.best?.offeredEventsPerSec ?? 0) / 2;
-    if (halfOfServiceBest > 0 && results.get('baseline')?.fanout) await measureInterleaved(context, population, results, halfOfServiceBest);
+    const inTurns = inTurnsRate(results.get('service')?.fanout?.best?.offeredEventsPerSec, results.get('baseline')?.fanout?.best?.offeredEventsPerSec);
+    if (inTurns !== null) await measureInterleaved(context, population, results, inTurns);
     if (options.phases.has('lateness') && kinds.length > 0) latenessKeys = await measureLatenessPhases(context, kinds, results);
   } finally {
     await pool.stop();

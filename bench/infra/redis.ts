@@ -2,6 +2,7 @@
  * The bench's own redis-server: a fresh process on a free port, without persistence, killed
  * by PID at the end. The bench never connects to any other Redis (in particular not 6379).
  */
+import net from 'node:net';
 import Redis from 'ioredis';
 import { waitUntil } from './concurrency';
 import { findFreePort } from './ports';
@@ -102,4 +103,69 @@ export function diffCommandCalls(before: Map<string, number>, after: Map<string,
     if (delta > 0) diff.set(name, delta);
   }
   return diff;
+}
+
+/** One command as MONITOR shows it: its arguments (name first) and where it came from ("lua" for a script's calls). */
+export type MonitorListener = (args: string[], source: string) => void;
+
+/** A MONITOR connection: `close()` ends it. */
+export interface MonitorStream {
+  close(): void;
+}
+
+/**
+ * One MONITOR line, `+<time> [<db> <source>] "<arg>" "<arg>" …`, split the way ioredis does
+ * (arguments in quotes, `\"` unescaped; other escapes left as they are: a tally only needs the
+ * command name and whether a user id appears).
+ */
+export function parseMonitorLine(line: string): { args: string[]; source: string } | null {
+  const open = line.indexOf(' [');
+  const close = line.indexOf('] "', open);
+  if (!line.startsWith('+') || open < 0 || close < 0) return null;
+  const [, source = ''] = line.slice(open + 2, close).split(' ');
+  const args = line
+    .slice(close + 3, -1)
+    .split('" "')
+    .map((arg) => arg.replace(/\\"/g, '"'));
+  return { args, source };
+}
+
+/**
+ * MONITOR on its own socket, read line by line. Not ioredis's `monitor()`: it switches into
+ * monitoring mode a microtask after the MONITOR reply, so lines that arrive in the same read
+ * as that reply hit an empty command queue ("Command queue state error", which crashed a run
+ * when the service's sweeper was busy). Resolves once Redis has answered +OK.
+ */
+export function openMonitor(port: number, listener: MonitorListener): Promise<MonitorStream> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let pending = '';
+    let monitoring = false;
+    const stream: MonitorStream = { close: () => socket.destroy() };
+    socket.setEncoding('utf8');
+    socket.once('error', reject);
+    socket.on('connect', () => socket.write('MONITOR\r\n'));
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      let end: number;
+      while ((end = pending.indexOf('\r\n')) >= 0) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        if (!monitoring) {
+          if (line !== '+OK') {
+            socket.destroy();
+            reject(new Error(`MONITOR refused: ${line}`));
+            return;
+          }
+          monitoring = true;
+          socket.removeListener('error', reject);
+          socket.on('error', () => undefined);
+          resolve(stream);
+          continue;
+        }
+        const parsed = parseMonitorLine(line);
+        if (parsed) listener(parsed.args, parsed.source);
+      }
+    });
+  });
 }

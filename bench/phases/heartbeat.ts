@@ -9,9 +9,8 @@
  * trips, on a separate probe process behind a counting proxy → the throughput window
  * (without MONITOR, which would slow Redis).
  */
-import type Redis from 'ioredis';
 import { sleep } from '../infra/concurrency';
-import { commandCalls, diffCommandCalls, type BenchRedis } from '../infra/redis';
+import { commandCalls, diffCommandCalls, openMonitor, type BenchRedis, type MonitorStream } from '../infra/redis';
 import { RoundTripProxy } from '../infra/redis-proxy';
 import { LatencyHistogram } from '../load/histogram';
 import type { BenchUser } from '../load/protocol';
@@ -27,7 +26,6 @@ const ROUND_TRIP_HEARTBEATS = 300;
 /** Commands the bench itself sends to Redis, never charged to the target. */
 const OWN_COMMANDS = new Set(['info', 'monitor', 'config', 'config|get', 'config|set', 'config|resetstat']);
 
-/** Counts top-level (client-sent) and script-internal commands seen by MONITOR. */
 /**
  * The users a command is about, by the key conventions of PRESENCE.md: a hash tag
  * `{<userId>}` in a key, or a `<userId>|<deviceId>` member of an index.
@@ -43,6 +41,7 @@ function usersNamedBy(args: unknown[]): string[] {
   return users;
 }
 
+/** Counts top-level (client-sent) and script-internal commands seen by MONITOR. */
 class MonitorTally {
   topLevel = new Map<string, number>();
   internal = 0;
@@ -52,26 +51,27 @@ class MonitorTally {
   counting = false;
   private watched = new Set<string>();
 
-  private constructor(private readonly connection: Redis) {
-    connection.on('error', () => undefined);
-    connection.on('monitor', (_time: unknown, args: unknown, source: unknown) => {
-      if (!this.counting || !Array.isArray(args)) return;
-      const name = String(args[0] ?? '').toLowerCase();
-      if (OWN_COMMANDS.has(name)) return;
-      const watched = this.watched.size > 0 && usersNamedBy(args).some((user) => this.watched.has(user));
-      if (source === 'lua') {
-        this.internal += 1;
-        if (watched) this.watchedInternal += 1;
-      } else {
-        this.topLevel.set(name, (this.topLevel.get(name) ?? 0) + 1);
-        if (watched) this.watchedTopLevel += 1;
-      }
-    });
+  private connection: MonitorStream | null = null;
+
+  private count(args: string[], source: string): void {
+    if (!this.counting) return;
+    const name = String(args[0] ?? '').toLowerCase();
+    if (OWN_COMMANDS.has(name)) return;
+    const watched = this.watched.size > 0 && usersNamedBy(args).some((user) => this.watched.has(user));
+    if (source === 'lua') {
+      this.internal += 1;
+      if (watched) this.watchedInternal += 1;
+    } else {
+      this.topLevel.set(name, (this.topLevel.get(name) ?? 0) + 1);
+      if (watched) this.watchedTopLevel += 1;
+    }
   }
 
   /** Opens a MONITOR connection on the bench's Redis. */
   static async open(redis: BenchRedis): Promise<MonitorTally> {
-    return new MonitorTally(await redis.admin.monitor());
+    const tally = new MonitorTally();
+    tally.connection = await openMonitor(redis.port, (args, source) => tally.count(args, source));
+    return tally;
   }
 
   /** Starts a fresh count; commands naming one of `watched` are also counted apart. */
@@ -91,7 +91,7 @@ class MonitorTally {
   }
 
   close(): void {
-    this.connection.disconnect();
+    this.connection?.close();
   }
 }
 
