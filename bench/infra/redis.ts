@@ -118,7 +118,7 @@ export interface MonitorStream {
  * (arguments in quotes, `\"` unescaped; other escapes left as they are: a tally only needs the
  * command name and whether a user id appears).
  */
-export function parseMonitorLine(line: string): { args: string[]; source: string } | null {
+function parseMonitorLine(line: string): { args: string[]; source: string } | null {
   const open = line.indexOf(' [');
   const close = line.indexOf('] "', open);
   if (!line.startsWith('+') || open < 0 || close < 0) return null;

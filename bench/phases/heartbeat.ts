@@ -55,7 +55,7 @@ class MonitorTally {
 
   private count(args: string[], source: string): void {
     if (!this.counting) return;
-    const name = String(args[0] ?? '').toLowerCase();
+    const name = (args[0] ?? '').toLowerCase();
     if (OWN_COMMANDS.has(name)) return;
     const watched = this.watched.size > 0 && usersNamedBy(args).some((user) => this.watched.has(user));
     if (source === 'lua') {
