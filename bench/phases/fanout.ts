@@ -411,6 +411,9 @@ export interface InterleavedSide {
   population: string;
 }
 
+/** How long a target takes the load, unmeasured, before an in-turns step that follows the other target's. */
+const SWITCH_LEAD_IN_MS = 3_000;
+
 /**
  * Half-load latency taken in turns. Both targets are up at once (fresh: no overload behind
  * them), each with its subscribers and publishers connected; after a warm-up step each, the
@@ -420,9 +423,6 @@ export interface InterleavedSide {
  * other target's gets an unmeasured lead-in first. Returns each side's steps in order
  * (warm-ups and lead-ins left out).
  */
-/** How long a target takes the load, unmeasured, before an in-turns step that follows the other target's. */
-const SWITCH_LEAD_IN_MS = 3_000;
-
 export async function runInterleaved(context: PhaseContext, sides: InterleavedSide[], eventsPerSec: number): Promise<StepResult[][]> {
   const perWorker: number[][] = [];
   for (const side of sides) perWorker.push(await connectPublishersEverywhere(context, side.target.wsUrl, side.publishers, side.population));
