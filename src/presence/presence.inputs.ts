@@ -10,16 +10,29 @@ export class DeviceInput {
   idle!: boolean;
 }
 
+/*
+ * The optional fields below are declared, not defined, and their @Field decorators are
+ * applied after the class (TypeScript takes no decorator on a `declare` field). type-graphql
+ * builds an input as `new SetStatusInput()` and then deletes every own field the client
+ * left out; with defined fields that delete turned the object into a dictionary on every
+ * setStatus (V8 normalizes it: a property dictionary per call and slow reads after). A
+ * declared field is no own property, so there is nothing to delete.
+ */
+
 @InputType()
 export class ActivityInput {
   @Field(() => ActivityType) type!: ActivityType;
   @Field() name!: string;
-  @Field(() => String, { nullable: true }) url?: string | null;
+  declare url?: string | null;
 }
+Field(() => String, { nullable: true })(ActivityInput.prototype, 'url');
 
 @InputType({ description: 'Absent fields stay as they are; an explicit null clears customStatus or activity.' })
 export class SetStatusInput {
-  @Field(() => StatusPreference, { nullable: true }) status?: StatusPreference | null;
-  @Field(() => String, { nullable: true }) customStatus?: string | null;
-  @Field(() => ActivityInput, { nullable: true }) activity?: ActivityInput | null;
+  declare status?: StatusPreference | null;
+  declare customStatus?: string | null;
+  declare activity?: ActivityInput | null;
 }
+Field(() => StatusPreference, { nullable: true })(SetStatusInput.prototype, 'status');
+Field(() => String, { nullable: true })(SetStatusInput.prototype, 'customStatus');
+Field(() => ActivityInput, { nullable: true })(SetStatusInput.prototype, 'activity');

@@ -1,6 +1,7 @@
 /** One execution per (event, operation), however many subscribers receive the event. */
 import { ExecutionArgs, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
-import { FrameSink, PUSH, PushReceiver, WATCH_STOP, createDocumentCache, createSharedSubscribe, isStopWatchable } from '../../src/realtime/shared-execution';
+import v8 from 'node:v8';
+import { FrameSink, PUSH, PushReceiver, WATCH_STOP, createDocumentCache, createSharedSubscribe, isStopWatchable, withRoot } from '../../src/realtime/shared-execution';
 
 /** A schema whose one subscription field, `events`, streams what `subscribe` returns. */
 function eventsSchema(Event: GraphQLObjectType, subscribe: () => unknown): GraphQLSchema {
@@ -178,5 +179,44 @@ describe('pushed subscription events', () => {
       { value: undefined, done: true },
       { value: undefined, done: true },
     ]);
+  });
+});
+
+describe('the arguments of one event execution', () => {
+  const schema = eventsSchema(new GraphQLObjectType({ name: 'Event', fields: { text: { type: GraphQLString } } }), () => undefined);
+  const document = parse('subscription { events { text } }');
+
+  it('carry every ExecutionArgs field of the subscription, with the event as rootValue', () => {
+    const fieldResolver = (): null => null;
+    const typeResolver = (): undefined => undefined;
+    const subscribeFieldResolver = (): null => null;
+    const args: Required<ExecutionArgs> = {
+      schema,
+      document,
+      rootValue: 'the subscription root',
+      contextValue: { viewer: 'ann' },
+      variableValues: { ids: ['bob'] },
+      operationName: 'Watch',
+      fieldResolver,
+      typeResolver,
+      subscribeFieldResolver,
+      hideSuggestions: true,
+      options: { maxCoercionErrors: 5 },
+    };
+    const event = { text: 'hi' };
+    expect(withRoot(args, event)).toEqual({ ...args, rootValue: event });
+    expect(withRoot({ schema, document }, event)).toEqual({ schema, document, rootValue: event });
+  });
+
+  it('share one hidden class across subscriptions and events', () => {
+    // V8's own check; --allow-natives-syntax only changes how later code is parsed.
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+    const first: ExecutionArgs = { schema, document, contextValue: {}, variableValues: {}, operationName: null };
+    // A second subscription's args, built in another order and then used as a prototype.
+    const second: ExecutionArgs = { operationName: 'Other', document, schema, variableValues: { a: 1 }, contextValue: { b: 2 } };
+    Object.create(second);
+    expect(sameMap(withRoot(first, { n: 1 }), withRoot(second, { n: 2 }))).toBe(true);
+    expect(sameMap(withRoot(first, { n: 1 }), withRoot(first, 'a string root'))).toBe(true);
   });
 });
