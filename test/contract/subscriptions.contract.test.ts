@@ -278,7 +278,7 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
     expect(JSON.stringify(badSubscription)).toContain('BAD_USER_INPUT');
   });
 
-  it('allows 50 subscriptions per socket and refuses the 51st without closing the socket', async () => {
+  it('allows 50 subscriptions per socket and refuses the 51st without closing the socket, which still answers a mutation', async () => {
     const user = uid('many');
     const h = await open(user);
     const subs = Array.from({ length: 50 }, () => subscribe(h, { userIds: [user], initial: true }));
@@ -286,8 +286,18 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
     const extra = subscribe(h, { userIds: [user], initial: true });
     await extra.done;
     expect(JSON.stringify(extra.errors)).toContain('50 subscriptions');
-    await setStatus(user, { customStatus: 'still here' });
+    // The limit is on subscriptions: the same socket still runs a mutation.
+    const answer = await new Promise<unknown>((resolve) => {
+      let result: unknown;
+      h.client.subscribe(
+        { query: 'mutation($s: String) { setStatus(input: { customStatus: $s }) { customStatus } }', variables: { s: 'from the full socket' } },
+        { next: (value) => (result = value), error: resolve, complete: () => resolve(result) },
+      );
+    });
+    expect(answer).toEqual({ data: { setStatus: { customStatus: 'from the full socket' } } });
     await subs[0].waitForCount(2);
+    await setStatus(user, { customStatus: 'still here' });
+    await subs[0].waitForCount(3);
   });
 
   it('reports connections, subscriptions and delivered events on /metrics, and health on /healthz and /readyz', async () => {
