@@ -195,8 +195,16 @@ async function runOneStep(
 /** Compared half-load steps per target; the one with the median p99 is the figure. */
 const MATCHED_REPEATS = 3;
 
-/** Rounds of the interleaved comparison (one step per target each; see runInterleaved). */
-const INTERLEAVED_ROUNDS = 4;
+/**
+ * Rounds of the interleaved comparison (one step per target each; see runInterleaved). The
+ * figure is a median of per-step p99s, and its spread between two identical services run in
+ * turns was up to 1.44x (upper median of four, after a fan-out ladder) and 1.01-1.26x (of
+ * eight, three runs): eight steps per target, shorter, instead of four of 8 s.
+ */
+const INTERLEAVED_ROUNDS = 8;
+
+/** An in-turns step's share of --step-seconds x 2 (the half-load step): 6 s at the default. */
+const IN_TURNS_STEP_SHARE = 0.75;
 
 /** Reruns allowed per target when other work disturbs a step (bounds the run time). */
 const RERUN_BUDGET = 6;
@@ -417,7 +425,7 @@ const SWITCH_LEAD_IN_MS = 3_000;
 /**
  * Half-load latency taken in turns. Both targets are up at once (fresh: no overload behind
  * them), each with its subscribers and publishers connected; after a warm-up step each, the
- * targets alternate 8 s steps at `eventsPerSec`, in the order A B B A A B B A, so both meet
+ * targets alternate 6 s steps at `eventsPerSec`, in the order A B B A A B B A …, so both meet
  * the same host over the same minutes: a drift of the host's speed, which moves the
  * sequential compared steps by a third between runs, falls on both. A step that follows the
  * other target's gets an unmeasured lead-in first. Returns each side's steps in order
@@ -466,7 +474,7 @@ export async function runInterleaved(context: PhaseContext, sides: InterleavedSi
         side.target,
         side.redis,
         perWorker[i] as number[],
-        plan(side, 'interleaved', context.options.halfLoadSeconds * 1000),
+        plan(side, 'interleaved', IN_TURNS_STEP_SHARE * context.options.halfLoadSeconds * 1000),
         budgets[i] as { reruns: number },
         nextStepId,
       );
