@@ -197,9 +197,10 @@ const MATCHED_REPEATS = 3;
 
 /**
  * Rounds of the interleaved comparison (one step per target each; see runInterleaved). The
- * figure is a median of per-step p99s, and its spread between two identical services run in
- * turns was up to 1.44x (upper median of four, after a fan-out ladder) and 1.01-1.26x (of
- * eight, three runs): eight steps per target, shorter, instead of four of 8 s.
+ * figure is a median of per-step p99s; two copies of the service run in turns read up to
+ * 1.44x apart on the upper median of four steps (1.0-2.73x over the halves of three
+ * eight-step runs) and 1.01-1.26x on all eight: eight steps per target, shorter, instead of
+ * four of 8 s.
  */
 const INTERLEAVED_ROUNDS = 8;
 
